@@ -1,0 +1,60 @@
+"""Open-interest caps that grow with the insurance fund.
+
+Both caps scale by ``clamp(IF / IF_seed, 1, cap_max_multiplier)``, computed in integers and
+rounded down (a smaller cap is the protocol-safe side). Caps gate opens and increases only:
+closes and liquidations reduce exposure and must never be blocked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prophex.errors import MarketOiCapExceeded, WalletCapExceeded
+from prophex.money import format_usd
+from prophex.params import Rules
+
+
+def scale_cap(base: int, insurance_fund: int, rules: Rules) -> int:
+    """``base * clamp(IF / seed, 1, max_multiplier)``, rounded down."""
+    seed = rules.if_seed
+    if seed <= 0:
+        return base
+    fund = min(max(insurance_fund, seed), seed * rules.cap_max_multiplier)
+    return base * fund // seed
+
+
+@dataclass(frozen=True, slots=True)
+class CapHeadroom:
+    wallet_cap: int
+    wallet_used: int
+    market_cap: int
+    market_used: int
+
+    @property
+    def wallet_headroom(self) -> int:
+        return max(0, self.wallet_cap - self.wallet_used)
+
+    @property
+    def market_headroom(self) -> int:
+        return max(0, self.market_cap - self.market_used)
+
+    def check(self, notional: int) -> None:
+        """Raise the typed error of the first cap ``notional`` would break, with the numbers."""
+        if self.wallet_used + notional > self.wallet_cap:
+            raise WalletCapExceeded(
+                f"order of {format_usd(notional)} USD notional exceeds the wallet cap: "
+                f"{format_usd(self.wallet_headroom)} USD of {format_usd(self.wallet_cap)} left",
+                cap=format_usd(self.wallet_cap),
+                used=format_usd(self.wallet_used),
+                headroom=format_usd(self.wallet_headroom),
+                requested=format_usd(notional),
+            )
+        if self.market_used + notional > self.market_cap:
+            raise MarketOiCapExceeded(
+                f"order of {format_usd(notional)} USD notional exceeds the market OI cap: "
+                f"{format_usd(self.market_headroom)} USD of {format_usd(self.market_cap)} left",
+                cap=format_usd(self.market_cap),
+                used=format_usd(self.market_used),
+                headroom=format_usd(self.market_headroom),
+                requested=format_usd(notional),
+            )

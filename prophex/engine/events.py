@@ -1,0 +1,85 @@
+"""What the engine emits: ledger transactions (with their postings) and per-command receipts.
+
+A posting adds ``amount`` to one account's balance; the postings of a transaction sum to zero,
+so money only ever moves. ``external`` is the outside world: it goes negative by exactly what
+has been deposited and not withdrawn. A transaction may have no postings (creating or halting a
+market changes state but moves no money); it is still journalled, because replay needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Posting = tuple[str, int]
+
+EXTERNAL = "external"
+INSURANCE_FUND = "insurance_fund"
+TREASURY = "treasury"
+
+
+def wallet_account(account: str) -> str:
+    return f"wallet:{account}"
+
+
+def position_account(position_id: int) -> str:
+    return f"position:{position_id}"
+
+
+def vault_account(market: str) -> str:
+    return f"vault:{market}"
+
+
+def pm_margin_account(account: str) -> str:
+    return f"pm_margin:{account}"
+
+
+@dataclass(slots=True)
+class Transaction:
+    """One balanced ledger transaction. ``data`` describes what happened, for feeds and reports."""
+
+    seq: int
+    kind: str
+    postings: list[Posting]
+    data: dict[str, Any]
+
+    def imbalance(self) -> int:
+        return sum(amount for _, amount in self.postings)
+
+
+@dataclass(slots=True)
+class Receipt:
+    """The outcome of one accepted command: its transactions and a result for the caller."""
+
+    command_seq: int
+    kind: str
+    transactions: list[Transaction] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    duplicate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command_seq": self.command_seq,
+            "kind": self.kind,
+            "duplicate": self.duplicate,
+            "result": self.result,
+            "transactions": [
+                {"seq": t.seq, "kind": t.kind, "postings": t.postings, "data": t.data}
+                for t in self.transactions
+            ],
+        }
+
+
+class Journal:
+    """Collects postings for the transaction being built; the engine's only way to move money."""
+
+    __slots__ = ("postings",)
+
+    def __init__(self) -> None:
+        self.postings: list[Posting] = []
+
+    def move(self, source: str, destination: str, amount: int) -> None:
+        """Move ``amount`` (>= 0) from ``source`` to ``destination``; zero moves are dropped."""
+        if amount:
+            self.postings.append((source, -amount))
+            self.postings.append((destination, amount))

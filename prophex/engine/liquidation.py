@@ -1,0 +1,76 @@
+"""Which positions are liquidatable, found without scanning every position.
+
+A long-X position with notional N, cost basis C and margin M is liquidated the moment its
+unrealised loss at spot reaches its margin:
+
+    C - price_X * N >= M   <=>   price_X <= (C - M) / N   <=>   (C - M) * (OI_X + OI_O) >= OI_X * N
+
+The right-hand form is exact integer arithmetic; no float decides a liquidation. The threshold
+``(C - M) / N`` is the position's liquidation price. It changes only when C, M or N change, so
+each market side keeps a max-heap of thresholds: after a price move only the top needs an exact
+check, and a cascade pops until the top is healthy. Entries are versioned; a position that
+changes pushes a fresh entry and the stale one is skipped when it surfaces.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+
+class Threshold:
+    """An exact fraction ordered so that the *highest* liquidation price sorts first."""
+
+    __slots__ = ("den", "num")
+
+    def __init__(self, num: int, den: int) -> None:
+        self.num = num
+        self.den = den
+
+    def __lt__(self, other: Threshold) -> bool:
+        return self.num * other.den > other.num * self.den
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Threshold):
+            return NotImplemented
+        return self.num * other.den == other.num * self.den
+
+    def __hash__(self) -> int:  # pragma: no cover - never hashed, defined for consistency
+        return hash((self.num, self.den))
+
+
+HeapEntry = tuple[Threshold, int, int]  # threshold, position id, version
+
+
+def liquidation_threshold(cost_basis: int, margin: int) -> int:
+    """Numerator of the liquidation price (over notional); <= 0 means it can never liquidate."""
+    return cost_basis - margin
+
+
+def is_liquidatable(
+    cost_basis: int, margin: int, notional: int, oi_side: int, oi_other: int
+) -> bool:
+    """Exact trigger: unrealised loss at spot >= margin."""
+    return (cost_basis - margin) * (oi_side + oi_other) >= oi_side * notional
+
+
+@dataclass(slots=True)
+class LiquidationIndex:
+    """One heap per side of a market."""
+
+    heaps: dict[str, list[HeapEntry]] = field(default_factory=lambda: {"A": [], "B": []})
+
+    def track(self, side: str, position_id: int, version: int, numerator: int, notional: int) -> None:
+        """Register the current threshold of a position (skip those that can never liquidate)."""
+        if numerator > 0:
+            heapq.heappush(self.heaps[side], (Threshold(numerator, notional), position_id, version))
+
+    def top(self, side: str) -> HeapEntry | None:
+        heap = self.heaps[side]
+        return heap[0] if heap else None
+
+    def pop(self, side: str) -> None:
+        heapq.heappop(self.heaps[side])
+
+    def size(self) -> int:
+        return len(self.heaps["A"]) + len(self.heaps["B"])

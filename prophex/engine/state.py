@@ -1,0 +1,206 @@
+"""In-memory exchange state, its canonical digest, and the invariant checks.
+
+The state is plain data; :mod:`prophex.engine.exchange` is the only code that changes it. Every
+mutation also marks what it touched (``dirty_*``), so the store writes exactly the rows that
+changed in a block instead of rescanning everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from prophex.engine.events import EXTERNAL, position_account
+from prophex.engine.liquidation import LiquidationIndex
+from prophex.params import Params, Rules
+
+MarketStatus = str  # "open" | "halted" | "resolved" | "voided"
+
+
+@dataclass(slots=True)
+class Market:
+    """A binary market. ``real_oi_*`` is the sum of open notional; spot adds ``virtual_oi``."""
+
+    id: str
+    kind: str
+    virtual_oi: int
+    funding: bool
+    tags: dict[str, str]
+    wallet_cap: int | None = None
+    market_oi_cap: int | None = None
+    status: MarketStatus = "open"
+    real_oi_a: int = 0
+    real_oi_b: int = 0
+    outcome: str | None = None
+    created_at: int = 0
+    volume: int = 0
+    bad_debt: int = 0
+    liquidations: LiquidationIndex = field(default_factory=LiquidationIndex)
+
+    def oi(self, side: str) -> int:
+        """Pricing open interest of a side: virtual plus real."""
+        return self.virtual_oi + (self.real_oi_a if side == "A" else self.real_oi_b)
+
+    def add_real_oi(self, side: str, delta: int) -> None:
+        if side == "A":
+            self.real_oi_a += delta
+        else:
+            self.real_oi_b += delta
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "virtual_oi": self.virtual_oi,
+            "real_oi_a": self.real_oi_a,
+            "real_oi_b": self.real_oi_b,
+            "funding": self.funding,
+            "outcome": self.outcome,
+            "tags": dict(sorted(self.tags.items())),
+            "wallet_cap": self.wallet_cap,
+            "market_oi_cap": self.market_oi_cap,
+            "created_at": self.created_at,
+            "volume": self.volume,
+            "bad_debt": self.bad_debt,
+        }
+
+
+@dataclass(slots=True)
+class Position:
+    """An isolated position: ``notional`` contracts of $1 face on ``side``, bought for ``cost_basis``.
+
+    ``margin`` mirrors the balance of ``position:<id>``; the invariant check proves they agree.
+    """
+
+    id: int
+    account: str
+    market: str
+    side: str
+    notional: int
+    cost_basis: int
+    margin: int
+    status: str = "open"  # open | closed | liquidated | settled
+    opened_at: int = 0
+    closed_at: int | None = None
+    realized_pnl: int = 0
+    haircut: int = 0
+    version: int = 0
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account": self.account,
+            "market": self.market,
+            "side": self.side,
+            "notional": self.notional,
+            "cost_basis": self.cost_basis,
+            "margin": self.margin,
+            "status": self.status,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "realized_pnl": self.realized_pnl,
+            "haircut": self.haircut,
+        }
+
+
+@dataclass(slots=True)
+class State:
+    """Everything the exchange knows. Balances are keyed by ledger account name."""
+
+    params: Params
+    rules: Rules
+    time: int = 0
+    command_seq: int = 0
+    txn_seq: int = 0
+    next_position_id: int = 1
+    balances: dict[str, int] = field(default_factory=dict)
+    markets: dict[str, Market] = field(default_factory=dict)
+    positions: dict[int, Position] = field(default_factory=dict)
+    open_by_key: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    open_in_market: dict[str, set[int]] = field(default_factory=dict)
+    wallet_notional: dict[tuple[str, str], int] = field(default_factory=dict)
+    client_orders: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    dirty_accounts: set[str] = field(default_factory=set)
+    dirty_positions: set[int] = field(default_factory=set)
+    dirty_markets: set[str] = field(default_factory=set)
+    dirty_client_orders: set[tuple[str, str]] = field(default_factory=set)
+
+    def balance(self, account: str) -> int:
+        return self.balances.get(account, 0)
+
+    def apply_postings(self, postings: list[tuple[str, int]]) -> None:
+        balances = self.balances
+        dirty = self.dirty_accounts
+        for account, amount in postings:
+            balances[account] = balances.get(account, 0) + amount
+            dirty.add(account)
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "params": self.params.model_dump(mode="json"),
+            "time": self.time,
+            "command_seq": self.command_seq,
+            "txn_seq": self.txn_seq,
+            "next_position_id": self.next_position_id,
+        }
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces: the one serialization that digests and hashes are taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def snapshot(state: State) -> dict[str, Any]:
+    """The canonical picture of the state that the digest covers (integers only)."""
+    return {
+        "meta": state.meta(),
+        "balances": {k: v for k, v in sorted(state.balances.items()) if v != 0},
+        "markets": [state.markets[k].to_row() for k in sorted(state.markets)],
+        "positions": [state.positions[k].to_row() for k in sorted(state.positions)],
+    }
+
+
+def digest(state: State) -> str:
+    """SHA-256 of :func:`snapshot`: equal digests mean equal states, on any database."""
+    return hashlib.sha256(canonical_json(snapshot(state)).encode()).hexdigest()
+
+
+def check_invariants(state: State) -> list[str]:
+    """Return every violated invariant of DESIGN.md (empty when the state is sound)."""
+    problems: list[str] = []
+    total = sum(state.balances.values())
+    if total != 0:
+        problems.append(f"sum of balances is {total}, not 0")
+    for account, balance in state.balances.items():
+        if balance < 0 and account != EXTERNAL:
+            problems.append(f"{account} is negative: {balance}")
+    real: dict[tuple[str, str], int] = {}
+    per_wallet: dict[tuple[str, str], int] = {}
+    for position in state.positions.values():
+        account_balance = state.balance(position_account(position.id))
+        if position.status != "open":
+            if account_balance != 0:
+                problems.append(f"closed position {position.id} still holds {account_balance}")
+            continue
+        if position.margin != account_balance:
+            problems.append(
+                f"position {position.id} margin {position.margin} != balance {account_balance}"
+            )
+        if position.notional <= 0 or position.cost_basis < 0:
+            problems.append(f"position {position.id} has notional {position.notional}")
+        key = (position.market, position.side)
+        real[key] = real.get(key, 0) + position.notional
+        wkey = (position.account, position.market)
+        per_wallet[wkey] = per_wallet.get(wkey, 0) + position.notional
+    for market in state.markets.values():
+        for side, stored in (("A", market.real_oi_a), ("B", market.real_oi_b)):
+            expected = real.get((market.id, side), 0)
+            if stored != expected:
+                problems.append(f"{market.id} real OI {side} is {stored}, positions sum {expected}")
+    stored_wallets = {k: v for k, v in state.wallet_notional.items() if v}
+    if stored_wallets != per_wallet:
+        problems.append("per-wallet notional index disagrees with open positions")
+    return problems

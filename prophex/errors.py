@@ -1,0 +1,154 @@
+"""Typed errors with stable machine-readable codes.
+
+Every rejection the engine can make is one of these. The ``code`` is part of the public
+contract (the API puts it in problem+json, bots switch on it), so codes are never renamed.
+``details`` names the failing check with the numbers behind it (required vs available, the cap
+and the headroom), because "not enough balance" without saying which check failed is one of
+the complaints users have of real venues.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ProphexError(Exception):
+    """Base of every expected, typed rejection. Carries a stable ``code`` and an HTTP status."""
+
+    code: ClassVar[str] = "PROPHEX_ERROR"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Request rejected"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class InvalidAmount(ProphexError):
+    code = "INVALID_AMOUNT"
+    status = 422
+    title = "Invalid amount"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidCommand(ProphexError):
+    code = "INVALID_COMMAND"
+    status = 422
+    title = "Invalid command"
+
+
+class InvalidParameters(ProphexError):
+    code = "INVALID_PARAMETERS"
+    status = 422
+    title = "Invalid protocol parameters"
+
+
+class LeverageTooHigh(ProphexError):
+    code = "LEVERAGE_TOO_HIGH"
+    status = 422
+    title = "Leverage out of range"
+
+
+class InsufficientBalance(ProphexError):
+    code = "INSUFFICIENT_BALANCE"
+    status = 409
+    title = "Insufficient balance"
+
+
+class WalletCapExceeded(ProphexError):
+    code = "WALLET_CAP_EXCEEDED"
+    status = 409
+    title = "Wallet open-interest cap exceeded"
+
+
+class MarketOiCapExceeded(ProphexError):
+    code = "MARKET_OI_CAP_EXCEEDED"
+    status = 409
+    title = "Market open-interest cap exceeded"
+
+
+class MarketNotOpen(ProphexError):
+    code = "MARKET_NOT_OPEN"
+    status = 409
+    title = "Market is not open for this action"
+
+
+class SlippageExceeded(ProphexError):
+    code = "SLIPPAGE_EXCEEDED"
+    status = 409
+    title = "Average price worse than the order's bound"
+
+
+class CloseTooLarge(ProphexError):
+    code = "CLOSE_EXCEEDS_POSITION"
+    status = 409
+    title = "Close larger than the position"
+
+
+class NotFound(ProphexError):
+    code = "NOT_FOUND"
+    status = 404
+    title = "Not found"
+
+
+class AlreadyExists(ProphexError):
+    code = "ALREADY_EXISTS"
+    status = 409
+    title = "Already exists"
+
+
+class DuplicateClientOrderId(ProphexError):
+    code = "DUPLICATE_CLIENT_ORDER_ID"
+    status = 409
+    title = "client_order_id reused with a different request"
+
+
+class ClockError(ProphexError):
+    code = "CLOCK_ERROR"
+    status = 422
+    title = "Simulated clock cannot move backwards"
+
+
+class PositionTooSmall(ProphexError):
+    code = "POSITION_TOO_SMALL"
+    status = 422
+    title = "Order too small"
+
+
+class SequencerLocked(ProphexError):
+    code = "SEQUENCER_LOCKED"
+    status = 503
+    title = "Another sequencer holds the write lock"
+
+
+class AuditFailed(ProphexError):
+    code = "AUDIT_FAILED"
+    status = 500
+    title = "Audit found violations"
+
+
+ALL_ERRORS: tuple[type[ProphexError], ...] = (
+    InvalidAmount,
+    InvalidCommand,
+    InvalidParameters,
+    LeverageTooHigh,
+    InsufficientBalance,
+    WalletCapExceeded,
+    MarketOiCapExceeded,
+    MarketNotOpen,
+    SlippageExceeded,
+    CloseTooLarge,
+    NotFound,
+    AlreadyExists,
+    DuplicateClientOrderId,
+    ClockError,
+    PositionTooSmall,
+    SequencerLocked,
+    AuditFailed,
+)

@@ -1,0 +1,136 @@
+"""The SQL schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it; a test
+asserts the two agree.
+
+The journal is append-only: ``commands`` (what was asked, in sequence order, with its receipt),
+``transactions`` (what happened, hash-chained) and ``postings`` (how money moved). ``balances``,
+``markets``, ``positions``, ``client_orders`` and ``meta`` are the current state, written in the
+same SQL transaction as the journal rows of each block, so they can never disagree with it
+without the audit noticing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("height", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_command", BigInteger, nullable=False),
+    Column("last_command", BigInteger, nullable=False),
+    Column("sim_time", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, ForeignKey("blocks.height"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("receipt", Text, nullable=False),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("command_seq", BigInteger, ForeignKey("commands.seq"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("market", String(64), nullable=True),
+    Column("sim_time", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_transactions_kind_seq", "kind", "seq"),
+    Index("ix_transactions_market_seq", "market", "seq"),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("txn_seq", BigInteger, ForeignKey("transactions.seq"), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("account", String(80), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_postings_account_txn", "account", "txn_seq"),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account", String(80), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+)
+
+markets = Table(
+    "markets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("virtual_oi", BigInteger, nullable=False),
+    Column("real_oi_a", BigInteger, nullable=False),
+    Column("real_oi_b", BigInteger, nullable=False),
+    Column("funding", Boolean, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("wallet_cap", BigInteger, nullable=True),
+    Column("market_oi_cap", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("volume", BigInteger, nullable=False),
+    Column("bad_debt", BigInteger, nullable=False),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account", String(64), nullable=False),
+    Column("market", String(64), nullable=False),
+    Column("side", String(1), nullable=False),
+    Column("notional", BigInteger, nullable=False),
+    Column("cost_basis", BigInteger, nullable=False),
+    Column("margin", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("closed_at", BigInteger, nullable=True),
+    Column("realized_pnl", BigInteger, nullable=False),
+    Column("haircut", BigInteger, nullable=False),
+    Index("ix_positions_account_status", "account", "status"),
+    Index("ix_positions_market_status", "market", "status"),
+)
+
+client_orders = Table(
+    "client_orders",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("client_order_id", String(64), primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("result", Text, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+STATE_TABLES = (balances, markets, positions, client_orders, meta)
+JOURNAL_TABLES = (blocks, commands, transactions, postings)

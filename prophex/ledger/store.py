@@ -1,0 +1,319 @@
+"""The store: writes blocks (journal + current state) in one SQL transaction and loads state.
+
+Hot path: each block is a handful of ``executemany`` calls through SQLAlchemy Core, one per
+table, with the rows the engine marked dirty. Nothing is read back during a write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from prophex.engine.commands import Command, to_dict
+from prophex.engine.events import Receipt, Transaction
+from prophex.engine.liquidation import LiquidationIndex
+from prophex.engine.state import Market, Position, State, canonical_json
+from prophex.ledger import schema
+from prophex.params import make_params
+
+GENESIS_HASH = "0" * 64
+DEFAULT_SQLITE_FILE = "prophex.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """``explicit``, else ``PROPHEX_DATABASE_URL``, else an SQLite file in the working directory."""
+    return explicit or os.environ.get("PROPHEX_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+
+
+def make_db_engine(url: str) -> Engine:
+    """Create an engine with the settings each backend needs for a single fast writer.
+
+    SQLite: WAL journal (readers never block the writer), ``synchronous=NORMAL`` (a crash of the
+    process loses nothing committed; see docs/decisions.md for power loss), foreign keys on, and
+    ``BEGIN IMMEDIATE`` so a write transaction takes the write lock up front instead of failing
+    half-way with "database is locked".
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if in_memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def txn_hash(prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def canonical_txn(txn: Transaction, command_seq: int, sim_time: int) -> str:
+    """The exact text a transaction's hash is taken over."""
+    return canonical_json(
+        {
+            "seq": txn.seq,
+            "command_seq": command_seq,
+            "kind": txn.kind,
+            "time": sim_time,
+            "postings": [[account, amount] for account, amount in txn.postings],
+            "data": txn.data,
+        }
+    )
+
+
+@dataclass(slots=True)
+class BlockEntry:
+    command: Command
+    receipt: Receipt
+    sim_time: int
+
+
+class Store:
+    """Reads and writes one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    # ------------------------------------------------------------------ reading
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(schema.meta)).scalar_one() == 0
+
+    def meta_value(self, conn: Connection, key: str) -> Any:
+        row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).first()
+        return None if row is None else json.loads(row[0])
+
+    def last_hash(self, conn: Connection) -> str:
+        value = self.meta_value(conn, "last_hash")
+        return GENESIS_HASH if value is None else str(value)
+
+    def block_height(self, conn: Connection) -> int:
+        value = self.meta_value(conn, "block_height")
+        return 0 if value is None else int(value)
+
+    def load_state(self) -> State:
+        """Rebuild the engine state (and its indexes) from the state tables."""
+        with self.engine.connect() as conn:
+            stored_meta = {
+                row.key: json.loads(row.value) for row in conn.execute(select(schema.meta))
+            }
+            params = make_params(stored_meta["params"])
+            state = State(
+                params=params,
+                rules=params.rules(),
+                time=stored_meta["time"],
+                command_seq=stored_meta["command_seq"],
+                txn_seq=stored_meta["txn_seq"],
+                next_position_id=stored_meta["next_position_id"],
+            )
+            for row in conn.execute(select(schema.balances)):
+                state.balances[row.account] = row.balance
+            for row in conn.execute(select(schema.markets)):
+                state.markets[row.id] = Market(
+                    id=row.id,
+                    kind=row.kind,
+                    virtual_oi=row.virtual_oi,
+                    funding=row.funding,
+                    tags=dict(row.tags),
+                    wallet_cap=row.wallet_cap,
+                    market_oi_cap=row.market_oi_cap,
+                    status=row.status,
+                    real_oi_a=row.real_oi_a,
+                    real_oi_b=row.real_oi_b,
+                    outcome=row.outcome,
+                    created_at=row.created_at,
+                    volume=row.volume,
+                    bad_debt=row.bad_debt,
+                    liquidations=LiquidationIndex(),
+                )
+                state.open_in_market[row.id] = set()
+            for row in conn.execute(select(schema.positions).order_by(schema.positions.c.id)):
+                state.positions[row.id] = Position(**row._asdict())
+            for row in conn.execute(select(schema.client_orders)):
+                key = (row.account, row.client_order_id)
+                state.client_orders[key] = (row.fingerprint, json.loads(row.result))
+        rebuild_indexes(state)
+        return state
+
+    def iter_commands(self, conn: Connection) -> Iterator[tuple[int, dict[str, Any]]]:
+        query = select(schema.commands.c.seq, schema.commands.c.payload).order_by(
+            schema.commands.c.seq
+        )
+        for seq, payload in conn.execute(query).yield_per(10_000):
+            yield seq, json.loads(payload)
+
+    # ------------------------------------------------------------------ writing
+
+    def write_block(self, entries: Sequence[BlockEntry], state: State) -> int:
+        """Append one block and the state it produced, atomically. Returns the block height."""
+        with self.engine.begin() as conn:
+            height = self.block_height(conn) + 1
+            prev = self.last_hash(conn)
+            command_rows, txn_rows, posting_rows = [], [], []
+            for entry in entries:
+                receipt = entry.receipt
+                payload = canonical_json(to_dict(entry.command))
+                txn_seqs = [t.seq for t in receipt.transactions]
+                command_rows.append(
+                    {
+                        "seq": receipt.command_seq,
+                        "block": height,
+                        "kind": receipt.kind,
+                        "payload": payload,
+                        "receipt": canonical_json({"result": receipt.result, "txns": txn_seqs}),
+                    }
+                )
+                for txn in receipt.transactions:
+                    text = canonical_txn(txn, receipt.command_seq, entry.sim_time)
+                    digest = txn_hash(prev, text)
+                    txn_rows.append(
+                        {
+                            "seq": txn.seq,
+                            "command_seq": receipt.command_seq,
+                            "kind": txn.kind,
+                            "market": txn.data.get("market")
+                            if isinstance(txn.data.get("market"), str)
+                            else None,
+                            "sim_time": entry.sim_time,
+                            "data": canonical_json(txn.data),
+                            "prev_hash": prev,
+                            "hash": digest,
+                        }
+                    )
+                    prev = digest
+                    posting_rows.extend(
+                        {"txn_seq": txn.seq, "idx": i, "account": account, "amount": amount}
+                        for i, (account, amount) in enumerate(txn.postings)
+                    )
+            conn.execute(
+                schema.blocks.insert(),
+                [
+                    {
+                        "height": height,
+                        "first_command": entries[0].receipt.command_seq,
+                        "last_command": entries[-1].receipt.command_seq,
+                        "sim_time": state.time,
+                        "last_hash": prev,
+                    }
+                ],
+            )
+            conn.execute(schema.commands.insert(), command_rows)
+            if txn_rows:
+                conn.execute(schema.transactions.insert(), txn_rows)
+            if posting_rows:
+                conn.execute(schema.postings.insert(), posting_rows)
+            self._write_state(conn, state, height, prev)
+        clear_dirty(state)
+        return height
+
+    def _upsert(self, conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        stmt = self._insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+    def _write_state(self, conn: Connection, state: State, height: int, last_hash: str) -> None:
+        self._upsert(
+            conn,
+            schema.balances,
+            ["account"],
+            [{"account": a, "balance": state.balances[a]} for a in sorted(state.dirty_accounts)],
+        )
+        self._upsert(
+            conn,
+            schema.markets,
+            ["id"],
+            [state.markets[m].to_row() for m in sorted(state.dirty_markets)],
+        )
+        self._upsert(
+            conn,
+            schema.positions,
+            ["id"],
+            [state.positions[p].to_row() for p in sorted(state.dirty_positions)],
+        )
+        self._upsert(
+            conn,
+            schema.client_orders,
+            ["account", "client_order_id"],
+            [
+                {
+                    "account": key[0],
+                    "client_order_id": key[1],
+                    "fingerprint": state.client_orders[key][0],
+                    "result": canonical_json(state.client_orders[key][1]),
+                }
+                for key in sorted(state.dirty_client_orders)
+            ],
+        )
+        meta_rows = {**state.meta(), "block_height": height, "last_hash": last_hash}
+        self._upsert(
+            conn,
+            schema.meta,
+            ["key"],
+            [{"key": k, "value": json.dumps(v, sort_keys=True)} for k, v in meta_rows.items()],
+        )
+
+
+def clear_dirty(state: State) -> None:
+    state.dirty_accounts.clear()
+    state.dirty_positions.clear()
+    state.dirty_markets.clear()
+    state.dirty_client_orders.clear()
+
+
+def rebuild_indexes(state: State) -> None:
+    """Derive the lookup indexes (open positions per key and market, wallet notional, the
+    liquidation heaps) from positions; they are never stored, so they cannot drift."""
+    for position in state.positions.values():
+        if position.status != "open":
+            continue
+        state.open_by_key[(position.account, position.market, position.side)] = position.id
+        state.open_in_market.setdefault(position.market, set()).add(position.id)
+        key = (position.account, position.market)
+        state.wallet_notional[key] = state.wallet_notional.get(key, 0) + position.notional
+        state.markets[position.market].liquidations.track(
+            position.side,
+            position.id,
+            position.version,
+            position.cost_basis - position.margin,
+            position.notional,
+        )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for other backends and in-memory databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)

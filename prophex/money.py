@@ -1,0 +1,120 @@
+"""Units and rounding: the one place that decides how money is represented and rounded.
+
+Every amount in Prophex-sim is an ``int`` of micro-USD (1 USD = 1_000_000). Floats never carry
+money: they appear only as a fast first guess inside :mod:`prophex.engine.amm`, whose result is
+always an exact integer. Direction of rounding is part of each helper's name, so a reader can
+check at the call site that it favours the protocol:
+
+* amounts the trader pays (fees, losses, costs) round **up**;
+* amounts the trader receives (profits, proceeds, released margin) round **down**.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from prophex.errors import InvalidAmount
+
+MICRO = 1_000_000
+"""Micro-USD per USD."""
+
+PPM = 1_000_000
+"""Parts per million: the unit of every rate (fees, shares, funding)."""
+
+MAX_AMOUNT = 10**15
+"""1 billion USD in micro-USD. Larger inputs are rejected: no simulated market is that big, and
+it keeps every product of two amounts far inside what the databases' BIGINT and numeric types
+hold."""
+
+
+def div_up(numerator: int, denominator: int) -> int:
+    """Ceiling division for non-negative denominators (``-(-a // b)``)."""
+    return -(-numerator // denominator)
+
+
+def div_down(numerator: int, denominator: int) -> int:
+    """Floor division, named for symmetry with :func:`div_up`."""
+    return numerator // denominator
+
+
+def ppm_of_up(amount: int, rate_ppm: int) -> int:
+    """``amount * rate`` rounded up: for what a trader pays (fees, funding)."""
+    return div_up(amount * rate_ppm, PPM)
+
+
+def ppm_of_down(amount: int, rate_ppm: int) -> int:
+    """``amount * rate`` rounded down: for shares the protocol hands out."""
+    return (amount * rate_ppm) // PPM
+
+
+def parse_usd(text: str | int | Decimal, *, field: str = "amount", allow_zero: bool = False) -> int:
+    """Parse a decimal USD string (``"1500.25"``) into micro-USD, exactly.
+
+    Floats are refused on purpose: ``0.1`` is not a decimal number, and accepting it would let
+    binary rounding leak into the ledger. More than six decimals, exponents, NaN, infinities,
+    negatives and values above :data:`MAX_AMOUNT` are all rejected with :class:`InvalidAmount`.
+    """
+    if isinstance(text, bool) or isinstance(text, float):
+        raise InvalidAmount(field, f"{field} must be a decimal string, not a {type(text).__name__}")
+    if isinstance(text, int):
+        value = Decimal(text)
+    elif isinstance(text, Decimal):
+        value = text
+    elif isinstance(text, str):
+        stripped = text.strip()
+        if not stripped or any(ch not in "0123456789.-+" for ch in stripped):
+            raise InvalidAmount(field, f"{field} must be a plain decimal number, got {text!r}")
+        try:
+            value = Decimal(stripped)
+        except InvalidOperation:
+            raise InvalidAmount(field, f"{field} is not a decimal number: {text!r}") from None
+    else:
+        raise InvalidAmount(field, f"{field} must be a decimal string")
+    if not value.is_finite():
+        raise InvalidAmount(field, f"{field} must be finite")
+    micro = value * MICRO
+    if micro != micro.to_integral_value():
+        raise InvalidAmount(field, f"{field} has more than 6 decimal places: {text!r}")
+    return check_amount(int(micro), field=field, allow_zero=allow_zero)
+
+
+def check_amount(value: int, *, field: str = "amount", allow_zero: bool = False) -> int:
+    """Validate an integer micro-USD amount coming from outside the engine."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidAmount(field, f"{field} must be an integer number of micro-USD")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InvalidAmount(field, f"{field} must be positive, got {format_usd(value)}")
+    if value > MAX_AMOUNT:
+        raise InvalidAmount(field, f"{field} exceeds the maximum of {format_usd(MAX_AMOUNT)} USD")
+    return value
+
+
+def format_usd(micro: int) -> str:
+    """Render micro-USD as a decimal string with no float on the way (``1500250000 -> "1500.25"``)."""
+    sign = "-" if micro < 0 else ""
+    whole, frac = divmod(abs(micro), MICRO)
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:06d}".rstrip("0")
+
+
+def parse_price(text: str | int | Decimal, *, field: str = "price") -> Fraction:
+    """Parse a price in the open interval (0, 1) into an exact fraction."""
+    if isinstance(text, bool) or isinstance(text, float):
+        raise InvalidAmount(field, f"{field} must be a decimal string")
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidAmount(field, f"{field} is not a decimal number: {text!r}") from None
+    if not value.is_finite() or not (0 < value < 1):
+        raise InvalidAmount(field, f"{field} must lie strictly between 0 and 1, got {text!r}")
+    return Fraction(value)
+
+
+def format_price(numerator: int, denominator: int, places: int = 6) -> str:
+    """Render ``numerator / denominator`` with ``places`` decimals, rounded half-even, no float."""
+    scaled = Fraction(numerator * 10**places, denominator)
+    rounded = round(scaled)
+    whole, frac = divmod(rounded, 10**places)
+    return f"{whole}.{frac:0{places}d}"

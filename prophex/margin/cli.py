@@ -139,7 +139,8 @@ def _waterfall_table(r: MarginResult) -> Table:
     t.add_column("total", justify="right")
     for step, delta, total in r.waterfall():
         t.add_row(step, "" if step.startswith("gross") else f"{delta:+,.0f}", _money(total))
-    for name, value in r.addons.items():
-        t.add_row(f"  of which {name}", f"{value:+,.0f}", "")
+        if step == "add-ons":
+            for name, value in r.addons.items():
+                t.add_row(f"  of which {name}", f"{value:+,.0f}", "")
     t.add_row("[bold]portfolio margin[/]", "", f"[bold]{_money(r.pm)}[/]")
     return t

@@ -9,6 +9,7 @@ are ordered like their strikes (otherwise "BTC > 105k" could be YES while "BTC >
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,7 @@ class Book:
     @property
     def full_collateral(self) -> float:
         """Sum of per-position maximum losses: no netting at all."""
-        return sum(p.max_loss for p in self.positions)
+        return math.fsum(p.max_loss for p in self.positions)  # exact: order-independent
 
     def subset(self, clusters: set[str]) -> Book:
         """The same book restricted to positions in ``clusters`` (parlay legs kept)."""

@@ -156,7 +156,8 @@ class Hierarchy:
     def asset_class(self, underlying: str) -> str:
         """Return the risk-asset class whose factor drives ``underlying``."""
         cls = self.clusters[self.underlying_cluster[underlying]].asset_class
-        assert cls is not None  # guaranteed by _check_placement
+        if cls is None:  # unreachable: _check_placement puts threshold clusters in a class
+            raise MarginError(INVALID_HIERARCHY, underlying, "underlying outside a risk class")
         return cls
 
     def lca_kind(self, a: str, b: str) -> NodeKind:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +20,7 @@ def write_plot(result: MarginResult, path: Path) -> None:
     """Write the two panels to ``path`` (PNG)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     steps = result.waterfall()
-    labels = [s[0].replace(" ", "\n", 1) for s in steps] + ["portfolio\nmargin"]
+    labels = [textwrap.fill(s[0], 14) for s in steps] + ["portfolio\nmargin"]
     starts = [0.0] + [total - delta for _, delta, total in steps[1:]]
     heights = [steps[0][1]] + [delta for _, delta, _ in steps[1:]]
     starts.append(0.0)

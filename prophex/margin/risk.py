@@ -38,6 +38,7 @@ BINDING_LABELS = {
     "none": "none (empty book)",
 }
 HISTOGRAM_BINS = 60
+TAIL_SAMPLE = 50_000  # subsample size used to locate the tail before partitioning
 
 
 def tail_size(paths: int, alpha: float) -> int:
@@ -55,11 +56,31 @@ def expected_shortfall(losses: FloatArray, alpha: float) -> tuple[float, float]:
     """
     n = losses.shape[0]
     k = tail_size(n, alpha)
-    tail = np.partition(losses, n - k)[n - k :]
+    tail = worst(losses, k)
     excess = tail - tail.min()
     mean = float(excess.sum()) / n
     var = max(float(np.dot(excess, excess)) / n - mean * mean, 0.0)
     return float(tail.mean()), math.sqrt(var / n) / (1.0 - alpha)
+
+
+def worst(losses: FloatArray, k: int) -> FloatArray:
+    """The k largest losses (as a multiset), without partitioning all N paths.
+
+    A strided subsample gives a level t just below the k-th largest loss; only the losses
+    above t are then partitioned. Binary books put many paths on one loss level, so when
+    fewer than k losses exceed t but at least k reach it, the k-th largest is t itself.
+    Falls back to a full partition if the subsample's guess was too high.
+    """
+    n = losses.shape[0]
+    sample = losses[:: max(1, n // TAIL_SAMPLE)]
+    j = max(0, min(sample.shape[0] - 1, int(sample.shape[0] * (1.0 - 2.0 * k / n)) - 1))
+    level = np.partition(sample, j)[j]
+    above = losses[losses > level]
+    if above.shape[0] >= k:
+        return np.partition(above, above.shape[0] - k)[above.shape[0] - k :]
+    if np.count_nonzero(losses >= level) >= k:
+        return np.concatenate([above, np.full(k - above.shape[0], level)])
+    return np.partition(losses, n - k)[n - k :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +294,10 @@ def addon_amounts(book: Book, addons: AddOnParams, full_collateral: float) -> di
 
 
 def gross_by_cluster(book: Book) -> dict[str, float]:
-    gross: dict[str, float] = defaultdict(float)
+    gross: dict[str, list[float]] = defaultdict(list)
     for pos in book.positions:
-        gross[book.contracts[pos.contract].cluster] += pos.max_loss
-    return dict(gross)
+        gross[book.contracts[pos.contract].cluster].append(pos.max_loss)
+    return {c: math.fsum(v) for c, v in gross.items()}
 
 
 def risk_asset_histogram(book: Book, losses: dict[str, FloatArray]) -> dict[str, list[float]]:

@@ -76,13 +76,14 @@ def linear_loss(book: Book) -> tuple[dict[str, float], dict[str, float]]:
     Long n at p loses ``n (p - X)``; short n loses ``n (X - p)``. Summing per contract is
     the exact netting of opposite positions on the same contract.
     """
-    const: dict[str, float] = defaultdict(float)
-    slope: dict[str, float] = defaultdict(float)
+    const: dict[str, list[float]] = defaultdict(list)
+    slope: dict[str, list[float]] = defaultdict(list)
     for pos in book.positions:
         sign = 1.0 if pos.side == "long" else -1.0
-        const[pos.contract] += sign * pos.contracts * pos.price
-        slope[pos.contract] -= sign * pos.contracts
-    return dict(const), dict(slope)
+        const[pos.contract].append(sign * pos.contracts * pos.price)
+        slope[pos.contract].append(-sign * pos.contracts)
+    # fsum is exact, so the result does not depend on the order of positions.
+    return {k: math.fsum(v) for k, v in const.items()}, {k: math.fsum(v) for k, v in slope.items()}
 
 
 class _Outcomes:

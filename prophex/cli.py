@@ -1,10 +1,20 @@
-"""The ``prophex`` command (typer + rich). Every write goes through the sequencer."""
+"""The ``prophex`` command (typer + rich). Every write goes through the sequencer.
+
+Typed errors become a one-line message and exit code 2 (bad input) or 1 (rejections, failed
+audit); a traceback means a bug.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
-from prophex.commands_cli import audit_cmd, bench_core_cmd, bench_ledger_cmd, db_upgrade_cmd, demo_cmd, run_cmd
+import typer
+from rich.console import Console
+
+from prophex.errors import ProphexError
 
 app = typer.Typer(
     name="prophex",
@@ -18,16 +28,178 @@ bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 
-app.command("demo")(demo_cmd)
-app.command("run")(run_cmd)
-app.command("audit")(audit_cmd)
-db_app.command("upgrade")(db_upgrade_cmd)
-bench_app.command("core")(bench_core_cmd)
-bench_app.command("ledger")(bench_ledger_cmd)
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: PROPHEX_DATABASE_URL or ./prophex.db)."),
+]
 
 
-def _register_optional() -> None:
-    """Commands of the other subsystems (margin, API, scenarios) register themselves here."""
+def fail(error: ProphexError, code: int = 2) -> None:
+    err_console.print(f"[bold red]error[/] [{error.code}] {error.message}")
+    raise typer.Exit(code)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs from the command line (values validated later by Params)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            err_console.print(f"[bold red]error[/] --param expects key=value, got {pair!r}")
+            raise typer.Exit(2)
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+@app.command("demo")
+def demo_cmd(
+    db: Annotated[
+        Path, typer.Option("--db", help="SQLite file to (re)create for the demo.")
+    ] = Path("prophex-demo.db"),
+) -> None:
+    """Walk through the worked examples and a skewed resolution on a fresh SQLite ledger."""
+    from prophex.demo import run_demo
+
+    try:
+        ok = run_demo(db, console)
+    except ProphexError as error:
+        fail(error, 1)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("run")
+def run_cmd(
+    file: Annotated[Path, typer.Argument(help="Commands: a YAML list or JSON lines.")],
+    db: DbOption = None,
+    memory: Annotated[bool, typer.Option("--memory", help="Run in memory, no database.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+    profile_name: Annotated[
+        str, typer.Option("--profile", help="Parameter profile for a new database.")
+    ] = "launch",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Parameter override key=value (repeat).")
+    ] = None,
+    block_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1_000,
+) -> None:
+    """Execute a command file through the sequencer and print the final state."""
+    from prophex.chain.sequencer import Sequencer
+    from prophex.params import profile
+    from prophex.runner import execute_file, final_state, load_command_file
+
+    try:
+        commands = load_command_file(file)
+        params = profile(profile_name, **parse_overrides(param or []))
+        sequencer = (
+            Sequencer.in_memory(params)
+            if memory
+            else Sequencer.open(db, params, block_size=block_size)
+        )
+    except ProphexError as error:
+        fail(error)
+        return
+    try:
+        result = execute_file(sequencer, commands)
+        state = final_state(sequencer, result)
+    finally:
+        sequencer.close()
+    if json_out:
+        sys.stdout.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    else:
+        from prophex.render import print_state
+
+        print_state(console, state)
+    raise typer.Exit(1 if result.rejections else 0)
+
+
+@app.command("audit")
+def audit_cmd(
+    db: DbOption = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    solvency: Annotated[
+        bool, typer.Option("--solvency", help="Insurance-fund solvency audit instead.")
+    ] = False,
+    paths: Annotated[int, typer.Option(help="Monte-Carlo paths for --solvency.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed for --solvency.")] = 1,
+) -> None:
+    """Replay the journal from genesis and verify hashes, balances, invariants and state."""
+    if solvency:
+        from prophex.audit.solvency import solvency_cli
+
+        raise typer.Exit(solvency_cli(db, json_out, paths, seed))
+    from prophex.audit.replay import audit_database
+    from prophex.ledger.store import database_url, make_db_engine
+
+    engine = make_db_engine(database_url(db))
+    try:
+        report = audit_database(engine)
+    finally:
+        engine.dispose()
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    elif report.ok:
+        console.print(
+            f"[bold green]audit OK[/]: {report.commands} commands replayed, "
+            f"{report.transactions} transactions and {report.postings} postings verified, "
+            f"{report.accounts} accounts; digest {report.replayed_digest[:16]}"
+        )
+    else:
+        console.print(f"[bold red]audit FAILED[/]: {len(report.violations)} violation(s)")
+        for problem in report.violations:
+            console.print(f"  - {problem}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@db_app.command("upgrade")
+def db_upgrade_cmd(db: DbOption = None) -> None:
+    """Apply the Alembic migrations to the database."""
+    from prophex.ledger import migrate
+    from prophex.ledger.store import database_url, make_db_engine
+
+    url = database_url(db)
+    engine = make_db_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database at {engine.url.render_as_string(hide_password=True)} is at head")
+
+
+@bench_app.command("core")
+def bench_core_cmd(
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    commands: Annotated[int, typer.Option(min=1_000)] = 200_000,
+) -> None:
+    """Engine alone: mixed opens, increases, closes and liquidations."""
+    from prophex.bench_core import bench_core
+
+    _print_figures(bench_core(commands), json_out)
+
+
+@bench_app.command("ledger")
+def bench_ledger_cmd(
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = None,
+    commands: Annotated[int, typer.Option(min=1_000)] = 100_000,
+) -> None:
+    """Engine plus ledger, blocks of 1,000 (a temporary SQLite file unless --db is given)."""
+    from prophex.bench_core import bench_ledger
+
+    _print_figures(bench_ledger(db, commands), json_out)
+
+
+def _print_figures(figures: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        sys.stdout.write(json.dumps(figures) + "\n")
+        return
+    for key, value in figures.items():
+        console.print(f"{key:>24}: {value}")
+
+
+def _register_subsystems() -> None:
+    """Commands of the other subsystems, imported lazily so a broken one cannot break the rest."""
     from prophex.margin import cli as margin_cli
 
     app.command("margin")(margin_cli.margin_command)
@@ -35,5 +207,5 @@ def _register_optional() -> None:
 
 
 def main() -> None:
-    _register_optional()
+    _register_subsystems()
     app()

@@ -73,6 +73,12 @@ class MarketOiCapExceeded(ProphexError):
     title = "Market open-interest cap exceeded"
 
 
+class CoverageCapExceeded(ProphexError):
+    code = "COVERAGE_CAP_EXCEEDED"
+    status = 409
+    title = "Insurance fund could not cover the worst-case resolution shortfall"
+
+
 class MarketNotOpen(ProphexError):
     code = "MARKET_NOT_OPEN"
     status = 409
@@ -141,6 +147,7 @@ ALL_ERRORS: tuple[type[ProphexError], ...] = (
     InsufficientBalance,
     WalletCapExceeded,
     MarketOiCapExceeded,
+    CoverageCapExceeded,
     MarketNotOpen,
     SlippageExceeded,
     CloseTooLarge,

@@ -38,8 +38,12 @@ class CapHeadroom:
     def market_headroom(self) -> int:
         return max(0, self.market_cap - self.market_used)
 
-    def check(self, notional: int) -> None:
-        """Raise the typed error of the first cap ``notional`` would break, with the numbers."""
+    def check(self, notional: int, *, check_market: bool = True) -> None:
+        """Raise the typed error of the first cap ``notional`` would break, with the numbers.
+
+        Under the coverage rule the market OI cap is replaced by the coverage check
+        (``check_market=False``); the wallet cap always applies.
+        """
         if self.wallet_used + notional > self.wallet_cap:
             raise WalletCapExceeded(
                 f"order of {format_usd(notional)} USD notional exceeds the wallet cap: "
@@ -49,7 +53,7 @@ class CapHeadroom:
                 headroom=format_usd(self.wallet_headroom),
                 requested=format_usd(notional),
             )
-        if self.market_used + notional > self.market_cap:
+        if check_market and self.market_used + notional > self.market_cap:
             raise MarketOiCapExceeded(
                 f"order of {format_usd(notional)} USD notional exceeds the market OI cap: "
                 f"{format_usd(self.market_headroom)} USD of {format_usd(self.market_cap)} left",

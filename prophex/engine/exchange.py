@@ -55,6 +55,7 @@ from prophex.engine.settlement import allocate_pro_rata, settlement_value
 from prophex.engine.state import Market, Position, State, canonical_json
 from prophex.errors import (
     AlreadyExists,
+    CoverageCapExceeded,
     ClockError,
     CloseTooLarge,
     DuplicateClientOrderId,
@@ -119,9 +120,9 @@ class Exchange:
 
     def apply(self, command: Command) -> Receipt:
         """Execute one command. Raises a ProphexError (and changes nothing) if it is rejected."""
-        duplicate = self._idempotent_replay(command)
-        if duplicate is not None:
-            return duplicate
+        client_key = self._client_key(command)
+        if client_key is not None and client_key in self.state.client_orders:
+            return self._idempotent_replay(command, client_key)
         state = self.state
         receipt = Receipt(command_seq=state.command_seq + 1, kind=command_type(command))
         self._receipt = receipt
@@ -130,7 +131,8 @@ class Exchange:
         finally:
             self._receipt = None
         state.command_seq += 1
-        self._remember_client_order(command, receipt)
+        if client_key is not None:
+            self._remember_client_order(command, client_key, receipt)
         return receipt
 
     def _commit(self, kind: str, journal: Journal, data: dict[str, Any]) -> Transaction:
@@ -150,10 +152,7 @@ class Exchange:
             return command.account, command.client_order_id
         return None
 
-    def _idempotent_replay(self, command: Command) -> Receipt | None:
-        key = self._client_key(command)
-        if key is None or key not in self.state.client_orders:
-            return None
+    def _idempotent_replay(self, command: Command, key: tuple[str, str]) -> Receipt:
         fingerprint, result = self.state.client_orders[key]
         if fingerprint != canonical_json(to_dict(command)):
             raise DuplicateClientOrderId(
@@ -167,12 +166,12 @@ class Exchange:
             duplicate=True,
         )
 
-    def _remember_client_order(self, command: Command, receipt: Receipt) -> None:
-        key = self._client_key(command)
-        if key is not None:
-            stored = {**receipt.result, "command_seq": receipt.command_seq}
-            self.state.client_orders[key] = (canonical_json(to_dict(command)), stored)
-            self.state.dirty_client_orders.add(key)
+    def _remember_client_order(
+        self, command: Command, key: tuple[str, str], receipt: Receipt
+    ) -> None:
+        stored = {**receipt.result, "command_seq": receipt.command_seq}
+        self.state.client_orders[key] = (canonical_json(to_dict(command)), stored)
+        self.state.dirty_client_orders.add(key)
 
     # ------------------------------------------------------------------ lookups
 
@@ -364,8 +363,10 @@ class Exchange:
         available = self.state.balance(wallet)
         if enforce:
             self._require_funds(wallet, c.margin + fee, "margin plus opening fee")
-            headroom.check(notional)
+            headroom.check(notional, check_market=rules.cap_rule == "fixed")
         cost = amm.open_cost(market.oi(c.side), market.oi(OTHER[c.side]), notional)
+        if enforce and rules.cap_rule == "coverage":
+            self._check_coverage(c, market, notional, cost)
         if c.max_avg_price is not None and cost * c.max_avg_price.denominator > (
             c.max_avg_price.numerator * notional
         ):
@@ -400,6 +401,7 @@ class Exchange:
             state.open_in_market[market.id].add(position.id)
         else:
             position = state.positions[position_id]
+            market.expose(position, -1)
         wallet = wallet_account(c.account)
         fee_to_fund, fee_to_treasury = fee_split(plan.fee, state.rules)
         journal = Journal()
@@ -409,6 +411,7 @@ class Exchange:
         position.notional += notional
         position.cost_basis += plan.cost
         position.margin += c.margin
+        market.expose(position, 1)
         self._reindex(market, position)
         market.add_real_oi(side, notional)
         market.volume += notional
@@ -431,7 +434,7 @@ class Exchange:
                 "oi_b": market.oi("B"),
             },
         )
-        self._liquidate(market)
+        self._liquidate(market, (OTHER[side],))
         return {
             "position_id": position.id,
             "notional": notional,
@@ -442,6 +445,61 @@ class Exchange:
             "position_cost_basis": position.cost_basis,
             "position_margin": position.margin,
         }
+
+    # ------------------------------------------------------------------ resolution exposure
+
+    def resolution_shortfall(self, market_id: str, outcome: str) -> dict[str, int]:
+        """Exactly what resolving ``market_id`` to ``outcome`` (A or B) would cost right now.
+
+        Winners are owed ``win_profit[X]``; losers pay ``collectible[other]`` into the vault;
+        the fund covers the rest up to its balance and anything beyond is haircut. This is the
+        same arithmetic as :meth:`_settle`, kept in O(1) by the per-market aggregates.
+        """
+        if outcome not in OTHER:
+            raise InvalidCommand("outcome must be 'A' or 'B'", field="outcome")
+        market = self.market(market_id)
+        vault = self.state.balance(vault_account(market_id))
+        return _shortfall(market, outcome, vault, self.state.balance(INSURANCE_FUND))
+
+    def worst_case_shortfall(self, market: Market) -> int:
+        vault = self.state.balance(vault_account(market.id))
+        return max(
+            _shortfall(market, side, vault, 0)["shortfall"] for side in ("A", "B")
+        )
+
+    def _check_coverage(self, c: Open, market: Market, notional: int, cost: int) -> None:
+        """Coverage-aware cap: the fund must still cover every market's worst case at once."""
+        state = self.state
+        existing_id = state.open_by_key.get((c.account, market.id, c.side))
+        side = c.side
+        extra_profit = notional - cost
+        extra_collect = min(c.margin, cost)
+        if existing_id is not None:
+            old = state.positions[existing_id]
+            extra_collect = min(old.margin + c.margin, old.cost_basis + cost) - min(
+                old.margin, old.cost_basis
+            )
+        market.win_profit[side] += extra_profit
+        market.collectible[side] += extra_collect
+        try:
+            this_market = self.worst_case_shortfall(market)
+        finally:
+            market.win_profit[side] -= extra_profit
+            market.collectible[side] -= extra_collect
+        others = sum(
+            self.worst_case_shortfall(m)
+            for m in state.markets.values()
+            if m.id != market.id and m.status in SETTLEABLE
+        )
+        fund = state.balance(INSURANCE_FUND)
+        if others + this_market > fund:
+            raise CoverageCapExceeded(
+                f"after this order the worst-case resolution shortfalls would total "
+                f"{format_usd(others + this_market)} USD but the insurance fund holds "
+                f"{format_usd(fund)} USD",
+                worst_case_shortfall=format_usd(others + this_market),
+                insurance_fund=format_usd(fund),
+            )
 
     def _reindex(self, market: Market, position: Position) -> None:
         position.version += 1
@@ -502,6 +560,7 @@ class Exchange:
         fee_to_fund, fee_to_treasury = fee_split(fee, state.rules)
         journal.move(wallet, INSURANCE_FUND, fee_to_fund)
         journal.move(wallet, TREASURY, fee_to_treasury)
+        market.expose(position, -1)
         position.notional -= closing
         position.cost_basis -= cost_part
         position.margin -= margin_part
@@ -513,6 +572,7 @@ class Exchange:
         if position.notional == 0:
             self._retire(position, "closed")
         else:
+            market.expose(position, 1)
             self._reindex(market, position)
         self._commit(
             "close",
@@ -534,7 +594,7 @@ class Exchange:
                 "oi_b": market.oi("B"),
             },
         )
-        self._liquidate(market)
+        self._liquidate(market, (side,))
         return {
             "position_id": position.id,
             "closed_notional": closing,
@@ -586,8 +646,10 @@ class Exchange:
         self._require_funds(wallet, c.amount, "add margin")
         journal = Journal()
         journal.move(wallet, position_account(position.id), c.amount)
-        position.margin += c.amount
         market = self.state.markets[position.market]
+        market.expose(position, -1)
+        position.margin += c.amount
+        market.expose(position, 1)
         self._reindex(market, position)
         self._commit(
             "add_margin",
@@ -598,15 +660,18 @@ class Exchange:
 
     # ------------------------------------------------------------------ liquidation
 
-    def _liquidate(self, market: Market) -> None:
-        """Liquidate, in a fixed order, every position whose loss at spot reaches its margin."""
+    def _liquidate(self, market: Market, sides: tuple[str, ...] = ("A", "B")) -> None:
+        """Liquidate, in a fixed order, every position whose loss at spot reaches its margin.
+
+        ``sides`` names the sides whose price fell; a side whose price rose cannot have a new
+        liquidation, so it is not checked.
+        """
         state = self.state
         index = market.liquidations
-        for side in ("A", "B"):
+        for side in sides:
             while (top := index.top(side)) is not None:
-                _, position_id, version = top
-                position = state.positions[position_id]
-                if position.status != "open" or position.version != version:
+                position = state.positions[top.position_id]
+                if position.status != "open" or position.version != top.version:
                     index.pop(side)
                     continue
                 oi_side, oi_other = market.oi(side), market.oi(OTHER[side])
@@ -629,6 +694,7 @@ class Exchange:
         journal.move(account, INSURANCE_FUND, to_fund)
         journal.move(account, vault_account(market.id), to_vault)
         notional = position.notional
+        market.expose(position, -1)
         position.margin = 0
         position.realized_pnl -= seized
         self._shrink_exposure(market, position, notional)
@@ -671,6 +737,8 @@ class Exchange:
         vault = vault_account(market.id)
         journal = Journal()
         collected = 0
+        for position in payers + receivers:
+            market.expose(position, -1)
         for position in payers:
             paid = min(ppm_of_up(position.notional, rate), position.margin)
             journal.move(position_account(position.id), vault, paid)
@@ -681,6 +749,7 @@ class Exchange:
             journal.move(vault, position_account(position.id), shares[position.id])
             position.margin += shares[position.id]
         for position in payers + receivers:
+            market.expose(position, 1)
             self._reindex(market, position)
         self._commit(
             "funding",
@@ -769,6 +838,8 @@ class Exchange:
         market.outcome = outcome
         market.bad_debt += bad_debt
         market.liquidations.heaps = {"A": [], "B": []}
+        market.win_profit = {"A": 0, "B": 0}
+        market.collectible = {"A": 0, "B": 0}
         state.dirty_markets.add(market.id)
         self._commit(
             "void" if outcome is None else "resolve",
@@ -797,6 +868,20 @@ class Exchange:
             "haircut_total": uncovered,
             "surplus_to_fund": surplus,
         }
+
+
+def _shortfall(market: Market, outcome: str, vault: int, fund: int) -> dict[str, int]:
+    owed = market.win_profit[outcome]
+    vault_after_losers = vault + market.collectible[OTHER[outcome]]
+    shortfall = max(0, owed - vault_after_losers)
+    draw = min(shortfall, fund)
+    return {
+        "owed_to_winners": owed,
+        "vault_after_losers": vault_after_losers,
+        "shortfall": shortfall,
+        "fund_draw": draw,
+        "uncovered": shortfall - draw,
+    }
 
 
 def price_fraction(market: Market, side: str) -> Fraction:

@@ -18,28 +18,23 @@ import heapq
 from dataclasses import dataclass, field
 
 
-class Threshold:
-    """An exact fraction ordered so that the *highest* liquidation price sorts first."""
+class HeapEntry:
+    """A heap entry ordered so the *highest* liquidation price ``num / den`` comes first, ties
+    by lowest position id. One object with one ``__lt__`` keeps heap pushes cheap."""
 
-    __slots__ = ("den", "num")
+    __slots__ = ("den", "num", "position_id", "version")
 
-    def __init__(self, num: int, den: int) -> None:
+    def __init__(self, num: int, den: int, position_id: int, version: int) -> None:
         self.num = num
         self.den = den
+        self.position_id = position_id
+        self.version = version
 
-    def __lt__(self, other: Threshold) -> bool:
-        return self.num * other.den > other.num * self.den
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Threshold):
-            return NotImplemented
-        return self.num * other.den == other.num * self.den
-
-    def __hash__(self) -> int:  # pragma: no cover - never hashed, defined for consistency
-        return hash((self.num, self.den))
-
-
-HeapEntry = tuple[Threshold, int, int]  # threshold, position id, version
+    def __lt__(self, other: HeapEntry) -> bool:
+        left, right = self.num * other.den, other.num * self.den
+        if left != right:
+            return left > right
+        return self.position_id < other.position_id
 
 
 def liquidation_threshold(cost_basis: int, margin: int) -> int:
@@ -63,7 +58,7 @@ class LiquidationIndex:
     def track(self, side: str, position_id: int, version: int, numerator: int, notional: int) -> None:
         """Register the current threshold of a position (skip those that can never liquidate)."""
         if numerator > 0:
-            heapq.heappush(self.heaps[side], (Threshold(numerator, notional), position_id, version))
+            heapq.heappush(self.heaps[side], HeapEntry(numerator, notional, position_id, version))
 
     def top(self, side: str) -> HeapEntry | None:
         heap = self.heaps[side]

@@ -38,10 +38,23 @@ class Market:
     volume: int = 0
     bad_debt: int = 0
     liquidations: LiquidationIndex = field(default_factory=LiquidationIndex)
+    win_profit: dict[str, int] = field(default_factory=lambda: {"A": 0, "B": 0})
+    collectible: dict[str, int] = field(default_factory=lambda: {"A": 0, "B": 0})
 
     def oi(self, side: str) -> int:
         """Pricing open interest of a side: virtual plus real."""
         return self.virtual_oi + (self.real_oi_a if side == "A" else self.real_oi_b)
+
+    def expose(self, position: Position, sign: int) -> None:
+        """Add (``sign=1``) or remove (``-1``) a position's resolution exposure.
+
+        ``win_profit[X]`` is what side X's holders are owed in profit if X wins (``N - C`` each);
+        ``collectible[X]`` is what side X's holders pay the vault if X loses (``min(M, C)``).
+        With these, the shortfall of either outcome is known exactly in O(1).
+        """
+        side = position.side
+        self.win_profit[side] += sign * (position.notional - position.cost_basis)
+        self.collectible[side] += sign * min(position.margin, position.cost_basis)
 
     def add_real_oi(self, side: str, delta: int) -> None:
         if side == "A":
@@ -133,10 +146,10 @@ class State:
 
     def apply_postings(self, postings: list[tuple[str, int]]) -> None:
         balances = self.balances
-        dirty = self.dirty_accounts
+        get = balances.get
         for account, amount in postings:
-            balances[account] = balances.get(account, 0) + amount
-            dirty.add(account)
+            balances[account] = get(account, 0) + amount
+        self.dirty_accounts.update([account for account, _ in postings])
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -148,9 +161,12 @@ class State:
         }
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces: the one serialization that digests and hashes are taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL.encode(value)
 
 
 def snapshot(state: State) -> dict[str, Any]:
@@ -200,6 +216,17 @@ def check_invariants(state: State) -> list[str]:
             expected = real.get((market.id, side), 0)
             if stored != expected:
                 problems.append(f"{market.id} real OI {side} is {stored}, positions sum {expected}")
+    exposure: dict[tuple[str, str], list[int]] = {}
+    for position in state.positions.values():
+        if position.status == "open":
+            entry = exposure.setdefault((position.market, position.side), [0, 0])
+            entry[0] += position.notional - position.cost_basis
+            entry[1] += min(position.margin, position.cost_basis)
+    for market in state.markets.values():
+        for side in ("A", "B"):
+            expected = exposure.get((market.id, side), [0, 0])
+            if [market.win_profit[side], market.collectible[side]] != expected:
+                problems.append(f"{market.id} exposure aggregates on {side} disagree")
     stored_wallets = {k: v for k, v in state.wallet_notional.items() if v}
     if stored_wallets != per_wallet:
         problems.append("per-wallet notional index disagrees with open positions")

@@ -8,9 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-import prophex
-
-PROJECT_ROOT = Path(prophex.__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout (or image) root holding ``alembic.ini`` and ``migrations/``."""
 
 
 def alembic_config(engine: Engine) -> Config:

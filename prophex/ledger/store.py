@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -100,8 +99,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._sql = self._prepare()
 
     # ------------------------------------------------------------------ reading
 
@@ -179,109 +177,111 @@ class Store:
         with self.engine.begin() as conn:
             height = self.block_height(conn) + 1
             prev = self.last_hash(conn)
-            command_rows, txn_rows, posting_rows = [], [], []
+            command_rows: list[tuple[Any, ...]] = []
+            txn_rows: list[tuple[Any, ...]] = []
+            posting_rows: list[tuple[Any, ...]] = []
             for entry in entries:
                 receipt = entry.receipt
-                payload = canonical_json(to_dict(entry.command))
-                txn_seqs = [t.seq for t in receipt.transactions]
+                seq = receipt.command_seq
                 command_rows.append(
-                    {
-                        "seq": receipt.command_seq,
-                        "block": height,
-                        "kind": receipt.kind,
-                        "payload": payload,
-                        "receipt": canonical_json({"result": receipt.result, "txns": txn_seqs}),
-                    }
+                    (
+                        seq,
+                        height,
+                        receipt.kind,
+                        canonical_json(to_dict(entry.command)),
+                        canonical_json(
+                            {"result": receipt.result, "txns": [t.seq for t in receipt.transactions]}
+                        ),
+                    )
                 )
                 for txn in receipt.transactions:
-                    text = canonical_txn(txn, receipt.command_seq, entry.sim_time)
+                    text = canonical_txn(txn, seq, entry.sim_time)
                     digest = txn_hash(prev, text)
+                    market = txn.data.get("market")
                     txn_rows.append(
-                        {
-                            "seq": txn.seq,
-                            "command_seq": receipt.command_seq,
-                            "kind": txn.kind,
-                            "market": txn.data.get("market")
-                            if isinstance(txn.data.get("market"), str)
-                            else None,
-                            "sim_time": entry.sim_time,
-                            "data": canonical_json(txn.data),
-                            "prev_hash": prev,
-                            "hash": digest,
-                        }
+                        (txn.seq, seq, txn.kind, market if isinstance(market, str) else None,
+                         entry.sim_time, text, prev, digest)
                     )
                     prev = digest
                     posting_rows.extend(
-                        {"txn_seq": txn.seq, "idx": i, "account": account, "amount": amount}
-                        for i, (account, amount) in enumerate(txn.postings)
+                        (txn.seq, i, account, amount) for i, (account, amount) in enumerate(txn.postings)
                     )
-            conn.execute(
-                schema.blocks.insert(),
-                [
-                    {
-                        "height": height,
-                        "first_command": entries[0].receipt.command_seq,
-                        "last_command": entries[-1].receipt.command_seq,
-                        "sim_time": state.time,
-                        "last_hash": prev,
-                    }
-                ],
-            )
-            conn.execute(schema.commands.insert(), command_rows)
+            first, last = entries[0].receipt.command_seq, entries[-1].receipt.command_seq
+            sql = self._sql
+            conn.exec_driver_sql(sql["blocks"], [(height, first, last, state.time, prev)])
+            conn.exec_driver_sql(sql["commands"], command_rows)
             if txn_rows:
-                conn.execute(schema.transactions.insert(), txn_rows)
+                conn.exec_driver_sql(sql["transactions"], txn_rows)
             if posting_rows:
-                conn.execute(schema.postings.insert(), posting_rows)
+                conn.exec_driver_sql(sql["postings"], posting_rows)
             self._write_state(conn, state, height, prev)
         clear_dirty(state)
         return height
 
-    def _upsert(self, conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        stmt = self._insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+    def _prepare(self) -> dict[str, str]:
+        """Driver-level SQL for the hot tables: one parse per statement, no per-row compiling.
+
+        ``INSERT ... ON CONFLICT (...) DO UPDATE`` is spelled the same in SQLite and PostgreSQL;
+        only the placeholder differs (``?`` versus ``%s``).
+        """
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+        def insert(table: Any, keys: tuple[str, ...] = ()) -> str:
+            columns = [c.name for c in table.columns]
+            marks = ", ".join([mark] * len(columns))
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+            if keys:
+                updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+                sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+            return sql
+
+        return {
+            "blocks": insert(schema.blocks),
+            "commands": insert(schema.commands),
+            "transactions": insert(schema.transactions),
+            "postings": insert(schema.postings),
+            "balances": insert(schema.balances, ("account",)),
+            "markets": insert(schema.markets, ("id",)),
+            "positions": insert(schema.positions, ("id",)),
+            "client_orders": insert(schema.client_orders, ("account", "client_order_id")),
+            "meta": insert(schema.meta, ("key",)),
+        }
 
     def _write_state(self, conn: Connection, state: State, height: int, last_hash: str) -> None:
-        self._upsert(
-            conn,
-            schema.balances,
-            ["account"],
-            [{"account": a, "balance": state.balances[a]} for a in sorted(state.dirty_accounts)],
-        )
-        self._upsert(
-            conn,
-            schema.markets,
-            ["id"],
-            [state.markets[m].to_row() for m in sorted(state.dirty_markets)],
-        )
-        self._upsert(
-            conn,
-            schema.positions,
-            ["id"],
-            [state.positions[p].to_row() for p in sorted(state.dirty_positions)],
-        )
-        self._upsert(
-            conn,
-            schema.client_orders,
-            ["account", "client_order_id"],
-            [
-                {
-                    "account": key[0],
-                    "client_order_id": key[1],
-                    "fingerprint": state.client_orders[key][0],
-                    "result": canonical_json(state.client_orders[key][1]),
-                }
-                for key in sorted(state.dirty_client_orders)
-            ],
-        )
+        sql = self._sql
+        if state.dirty_accounts:
+            conn.exec_driver_sql(
+                sql["balances"], [(a, state.balances[a]) for a in sorted(state.dirty_accounts)]
+            )
+        if state.dirty_markets:
+            rows = []
+            for market_id in sorted(state.dirty_markets):
+                row = state.markets[market_id].to_row()
+                row["tags"] = canonical_json(row["tags"])
+                rows.append(tuple(row[c.name] for c in schema.markets.columns))
+            conn.exec_driver_sql(sql["markets"], rows)
+        if state.dirty_positions:
+            positions = state.positions
+            conn.exec_driver_sql(
+                sql["positions"],
+                [
+                    (p.id, p.account, p.market, p.side, p.notional, p.cost_basis, p.margin,
+                     p.status, p.opened_at, p.closed_at, p.realized_pnl, p.haircut)
+                    for p in (positions[i] for i in sorted(state.dirty_positions))
+                ],
+            )
+        if state.dirty_client_orders:
+            conn.exec_driver_sql(
+                sql["client_orders"],
+                [
+                    (key[0], key[1], state.client_orders[key][0],
+                     canonical_json(state.client_orders[key][1]))
+                    for key in sorted(state.dirty_client_orders)
+                ],
+            )
         meta_rows = {**state.meta(), "block_height": height, "last_hash": last_hash}
-        self._upsert(
-            conn,
-            schema.meta,
-            ["key"],
-            [{"key": k, "value": json.dumps(v, sort_keys=True)} for k, v in meta_rows.items()],
+        conn.exec_driver_sql(
+            sql["meta"], [(k, json.dumps(v, sort_keys=True)) for k, v in meta_rows.items()]
         )
 
 
@@ -302,6 +302,7 @@ def rebuild_indexes(state: State) -> None:
         state.open_in_market.setdefault(position.market, set()).add(position.id)
         key = (position.account, position.market)
         state.wallet_notional[key] = state.wallet_notional.get(key, 0) + position.notional
+        state.markets[position.market].expose(position, 1)
         state.markets[position.market].liquidations.track(
             position.side,
             position.id,

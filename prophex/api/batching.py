@@ -1,0 +1,141 @@
+"""The block writer: many concurrent requests, one sequencer call per block.
+
+Requests put their command on a queue and await a future. A single background task drains
+whatever has accumulated (natural batching: while one block commits, the next one fills up),
+runs ``Sequencer.execute`` in a worker thread, and resolves every future with that command's
+receipt or typed error. Because ``execute`` only returns after the block is committed, an
+acknowledged order is always durable, and a failed commit fails every order of the block with
+nothing written (the sequencer reloads its state from the database).
+
+Idempotency needs nothing extra here: commands are applied one at a time in queue order, so of
+two concurrent retries of the same ``client_order_id`` the first executes and the second is
+answered by the engine from the stored result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prophex.api.errors import WriteUnavailable
+from prophex.api.hub import PublishedTxn, txn_market
+from prophex.api.views import market_view
+from prophex.chain.sequencer import Outcome, Sequencer
+from prophex.engine.commands import Command
+from prophex.engine.events import Receipt
+from prophex.errors import ProphexError
+
+log = logging.getLogger("prophex.api.writer")
+
+
+@dataclass(slots=True)
+class _Pending:
+    command: Command
+    future: asyncio.Future[Outcome]
+
+
+@dataclass(slots=True)
+class BlockResult:
+    outcomes: list[Outcome]
+    txns: list[PublishedTxn]
+    views: dict[str, dict[str, Any]]
+
+
+OnBlock = Callable[[BlockResult], None]
+
+
+class BlockWriter:
+    def __init__(
+        self, sequencer: Sequencer, on_block: OnBlock, max_commands: int, wait_ms: float
+    ) -> None:
+        self.sequencer = sequencer
+        self.on_block = on_block
+        self.max_commands = max_commands
+        self.wait_seconds = wait_ms / 1000
+        self.queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.blocks = 0
+        self.commands = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="block-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def submit(self, command: Command) -> Receipt:
+        """Queue one command and wait for its committed receipt (or raise its typed error)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Pending(command, future))
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, ProphexError):
+            raise outcome
+        return outcome
+
+    async def _next_batch(self) -> list[_Pending]:
+        batch = [await self.queue.get()]
+        if self.wait_seconds > 0:
+            await asyncio.sleep(self.wait_seconds)
+        while len(batch) < self.max_commands:
+            try:
+                batch.append(self.queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            commands = [item.command for item in batch]
+            try:
+                result = await asyncio.to_thread(self._execute, commands)
+            except Exception:
+                log.exception("block of %d commands failed to commit", len(commands))
+                failure = WriteUnavailable("the block could not be committed; retry the request")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_result(failure)
+                continue
+            self.blocks += 1
+            self.commands += len(commands)
+            self.on_block(result)
+            for item, outcome in zip(batch, result.outcomes, strict=True):
+                if not item.future.done():
+                    item.future.set_result(outcome)
+
+    def _execute(self, commands: list[Command]) -> BlockResult:
+        """Runs in a worker thread. Only this writer executes commands, so the state is stable
+        between ``execute`` returning and the views being built here."""
+        sequencer = self.sequencer
+        time = sequencer.state.time
+        outcomes = sequencer.execute(commands)
+        txns: list[PublishedTxn] = []
+        touched: set[str] = set()
+        for outcome in outcomes:
+            if not isinstance(outcome, Receipt):
+                continue
+            if outcome.kind == "advance_clock" and not outcome.duplicate:
+                time = int(outcome.result["time"])
+            for txn in outcome.transactions:
+                txns.append(PublishedTxn(txn, time))
+                market = txn_market(txn.data)
+                if market is None and txn.kind == "create_market":
+                    market = str(txn.data["market"]["id"])
+                if market is not None:
+                    touched.add(market)
+        exchange = sequencer.exchange
+        views = {
+            m: market_view(exchange, exchange.state.markets[m]).model_dump()
+            for m in sorted(touched)
+            if m in exchange.state.markets
+        }
+        return BlockResult(outcomes, txns, views)

@@ -1,0 +1,41 @@
+"""``prophex serve``: uvicorn serving the API (SQLite by default, PostgreSQL via URL)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="interface to bind"),
+    port: int = typer.Option(8000, "--port", help="TCP port"),
+    db: str | None = typer.Option(
+        None, "--db", help="database URL (default: PROPHEX_DATABASE_URL or sqlite:///prophex.db)"
+    ),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level"),
+) -> None:
+    """Serve the trading API; migrations are applied on start. OpenAPI at /openapi.json,
+    interactive docs at /docs, the stream at /v1/stream."""
+    import uvicorn
+
+    if db:
+        os.environ["PROPHEX_DATABASE_URL"] = db
+    uvicorn.run(
+        "prophex.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def main() -> None:
+    """Standalone entry point (``python -m prophex.api.cli``) until ``prophex serve`` exists."""
+    typer.run(serve_command)
+
+
+if __name__ == "__main__":
+    main()

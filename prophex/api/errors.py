@@ -1,0 +1,182 @@
+"""RFC 9457 problem+json for every failure, with the engine's stable ``code``.
+
+Bots switch on ``code`` and read the failing check from the extension members (``required``,
+``available``, ``cap``, ``headroom``...), so an error always says *which* check failed. An
+unexpected exception is still answered as problem+json (500, ``INTERNAL_ERROR``) and logged,
+never as an HTML page or a bare traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from prophex.errors import ProphexError
+
+PROBLEM_TYPE_BASE = "https://prophex.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("prophex.api")
+
+
+class Unauthorized(ProphexError):
+    code = "UNAUTHORIZED"
+    status = 401
+    title = "Missing, unknown or revoked API key"
+
+
+class Forbidden(ProphexError):
+    code = "FORBIDDEN"
+    status = 403
+    title = "This key may not use this endpoint"
+
+
+class RateLimited(ProphexError):
+    code = "RATE_LIMITED"
+    status = 429
+    title = "Too many requests"
+
+
+class PayloadTooLarge(ProphexError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    title = "Request body too large"
+
+
+class MalformedRequest(ProphexError):
+    code = "MALFORMED_REQUEST"
+    status = 400
+    title = "Request body is not valid JSON"
+
+
+class ValidationFailed(ProphexError):
+    code = "VALIDATION_ERROR"
+    status = 422
+    title = "Request does not match the schema"
+
+
+class WriteUnavailable(ProphexError):
+    code = "WRITE_UNAVAILABLE"
+    status = 503
+    title = "The block could not be committed; nothing was written"
+
+
+class RouteNotFound(ProphexError):
+    code = "NOT_FOUND"
+    status = 404
+    title = "Not found"
+
+
+class MethodNotAllowed(ProphexError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    title = "Method not allowed"
+
+
+def _jsonable(value: Any) -> Any:
+    """Details come from engine code; make sure whatever they hold serialises."""
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def problem_body(error: ProphexError, instance: str) -> dict[str, Any]:
+    """The problem document; extension members never overwrite the standard fields."""
+    body: dict[str, Any] = {
+        key: _jsonable(val)
+        for key, val in error.details.items()
+        if key not in {"type", "title", "status", "detail", "instance", "code"}
+    }
+    body.update(
+        type=PROBLEM_TYPE_BASE + error.code.lower().replace("_", "-"),
+        title=error.title,
+        status=error.status,
+        detail=error.message,
+        instance=instance,
+        code=error.code,
+    )
+    return body
+
+
+def problem_response(
+    error: ProphexError, instance: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = json.dumps(problem_body(error, instance), separators=(",", ":"))
+    return Response(
+        content=body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _rate_headers(error: ProphexError) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if "retry_after" in error.details:
+        headers["Retry-After"] = str(error.details["retry_after"])
+    for key, header in (("limit", "X-RateLimit-Limit"), ("remaining", "X-RateLimit-Remaining")):
+        if key in error.details:
+            headers[header] = str(error.details[key])
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
+async def _on_prophex_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProphexError)
+    return problem_response(exc, request.url.path, _rate_headers(exc))
+
+
+def _validation_error(exc: RequestValidationError) -> ProphexError:
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return MalformedRequest("the request body is not valid JSON")
+    issues = [
+        {
+            "field": ".".join(str(part) for part in err.get("loc", ()) if part != "body"),
+            "message": str(err.get("msg", "")),
+        }
+        for err in errors
+    ]
+    first = issues[0] if issues else {"field": "", "message": "invalid request"}
+    return ValidationFailed(
+        f"{first['field'] or 'request'}: {first['message']}", field=first["field"], errors=issues
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(_validation_error(exc), request.url.path)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error: ProphexError
+    if exc.status_code == 404:
+        error = RouteNotFound(f"no route {request.url.path}", resource="route")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    else:
+        error = ProphexError(str(exc.detail))
+        error.status = exc.status_code  # type: ignore[misc]
+    return problem_response(error, request.url.path)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    error = ProphexError("internal error; nothing was acknowledged")
+    error.status = 500  # type: ignore[misc]
+    error.code = "INTERNAL_ERROR"  # type: ignore[misc]
+    error.title = "Internal error"  # type: ignore[misc]
+    return problem_response(error, request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProphexError, _on_prophex_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,90 @@
+"""Stream fan-out: per-market sequence numbers, cached snapshots, bounded subscriber queues.
+
+Everything here runs on the event loop, which is what makes a snapshot and the deltas after it
+consistent: ``publish`` (called by the block writer after a commit) and a subscription (which
+enqueues a snapshot and starts listening) never interleave. A market's ``seq`` counts its
+journalled transactions, the same numbering :meth:`History.market_events` reads back, so a
+client that missed events can ask for them by number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from prophex.api.views import stream_event
+from prophex.engine.events import Transaction
+
+
+@dataclass(slots=True)
+class PublishedTxn:
+    txn: Transaction
+    time: int
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    queue: asyncio.Queue[dict[str, Any]]
+    markets: set[str] = field(default_factory=set)
+    overflowed: bool = False
+
+    def push(self, message: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+def txn_market(data: dict[str, Any]) -> str | None:
+    """The market a transaction is filed under (the same rule the store uses for the column)."""
+    market = data.get("market")
+    return market if isinstance(market, str) else None
+
+
+class StreamHub:
+    def __init__(self, queue_limit: int) -> None:
+        self.queue_limit = queue_limit
+        self.seqs: dict[str, int] = {}
+        self.snapshots: dict[str, dict[str, Any]] = {}
+        self.subscribers: set[Subscriber] = set()
+
+    def load(self, counts: dict[str, int], snapshots: dict[str, dict[str, Any]]) -> None:
+        self.seqs = dict(counts)
+        self.snapshots = dict(snapshots)
+        for market in snapshots:
+            self.seqs.setdefault(market, 0)
+
+    def subscriber(self) -> Subscriber:
+        sub = Subscriber(asyncio.Queue(maxsize=self.queue_limit))
+        self.subscribers.add(sub)
+        return sub
+
+    def drop(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def snapshot_message(self, market: str) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "market": market,
+            "seq": self.seqs.get(market, 0),
+            "data": self.snapshots[market],
+        }
+
+    def publish(self, txns: list[PublishedTxn], views: dict[str, dict[str, Any]]) -> None:
+        """Number and fan out one committed block's market transactions, in journal order."""
+        self.snapshots.update(views)
+        for market in views:
+            self.seqs.setdefault(market, 0)
+        for item in txns:
+            market = txn_market(item.txn.data)
+            if market is None:
+                continue
+            seq = self.seqs.get(market, 0) + 1
+            self.seqs[market] = seq
+            message = stream_event(seq, item.txn.seq, item.time, item.txn.kind, item.txn.data)
+            for sub in self.subscribers:
+                if market in sub.markets:
+                    sub.push(message)

@@ -1,0 +1,160 @@
+"""API keys: high-entropy bearer tokens, stored only as SHA-256 hashes.
+
+A key is shown once, at creation. The table is owned by the API (it is not ledger state and
+is not journalled); it lives on its own ``MetaData`` and is created at start-up with
+``checkfirst`` until it moves into an Alembic migration. SHA-256 without a salt is enough here
+because the tokens carry 256 bits of entropy: there is nothing to brute-force.
+
+Lookups are served from an in-memory map loaded at start-up and updated on every change, so
+authenticating a request never touches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    select,
+    update,
+)
+
+api_metadata = MetaData()
+
+api_keys = Table(
+    "api_keys",
+    api_metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("account", String(64), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_api_keys_account", "account"),
+)
+
+KEY_PREFIX = "pxk_"
+
+
+def hash_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_account_id() -> str:
+    """Server-chosen account names: a client can never claim an existing ledger account."""
+    return "acct-" + secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str
+    account: str
+    label: str
+    created_at: int
+    revoked_at: int | None
+
+
+class KeyStore:
+    """The API-key table plus its in-memory index (hash -> record)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._by_hash: dict[str, KeyRecord] = {}
+        self._mutex = threading.Lock()
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    def prepare(self) -> None:
+        """Create the table if missing and load every key into memory."""
+        api_metadata.create_all(self._engine, checkfirst=True)
+        with self._engine.connect() as conn:
+            for row in conn.execute(select(api_keys)):
+                self._by_hash[row.key_hash] = KeyRecord(
+                    row.key_id, row.account, row.label, row.created_at, row.revoked_at
+                )
+
+    def create(self, account: str, label: str) -> tuple[str, KeyRecord]:
+        """Issue a key for ``account``; returns the token (shown once) and its record."""
+        token = new_token()
+        digest = hash_key(token)
+        record = KeyRecord(digest[:16], account, label, int(time.time()), None)
+        with self._engine.begin() as conn:
+            conn.execute(
+                api_keys.insert(),
+                [
+                    {
+                        "key_hash": digest,
+                        "key_id": record.key_id,
+                        "account": account,
+                        "label": label,
+                        "created_at": record.created_at,
+                        "revoked_at": None,
+                    }
+                ],
+            )
+        with self._mutex:
+            self._by_hash[digest] = record
+        return token, record
+
+    def authenticate(self, token: str) -> KeyRecord | None:
+        """The live record of ``token``, or None. The final comparison is constant-time."""
+        digest = hash_key(token)
+        record = self._by_hash.get(digest)
+        if record is None or record.revoked_at is not None:
+            return None
+        expected = digest[:16]
+        if not hmac.compare_digest(expected.encode(), record.key_id.encode()):
+            return None
+        return record
+
+    def keys_of(self, account: str) -> list[KeyRecord]:
+        with self._mutex:
+            found = [r for r in self._by_hash.values() if r.account == account]
+        return sorted(found, key=lambda r: (r.created_at, r.key_id))
+
+    def revoke(self, account: str, key_id: str) -> KeyRecord | None:
+        """Revoke one of ``account``'s keys; None if it has no such key (no existence leak)."""
+        with self._mutex:
+            match = next(
+                (
+                    (h, r)
+                    for h, r in self._by_hash.items()
+                    if r.key_id == key_id and r.account == account
+                ),
+                None,
+            )
+        if match is None:
+            return None
+        digest, record = match
+        if record.revoked_at is not None:
+            return record
+        now = int(time.time())
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(api_keys).where(api_keys.c.key_hash == digest).values(revoked_at=now)
+            )
+        revoked = KeyRecord(record.key_id, record.account, record.label, record.created_at, now)
+        with self._mutex:
+            self._by_hash[digest] = revoked
+        return revoked
+
+
+def admin_matches(token: str, admin_key: str) -> bool:
+    """Constant-time comparison of the admin key (hash both so lengths never leak)."""
+    return hmac.compare_digest(hash_key(token).encode(), hash_key(admin_key).encode())

@@ -1,0 +1,130 @@
+"""Positions of the calling account. Another account's position is indistinguishable from a
+missing one (404), so ids cannot be probed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from prophex.api import schemas as s
+from prophex.api import views
+from prophex.api.deps import Ctx, Trader
+from prophex.api.history import parse_cursor
+from prophex.api.routers.common import CursorQ, Limit, problems, user_command
+from prophex.api.routers.orders import liquidations_of
+from prophex.engine.positions import liquidation_price
+from prophex.engine.state import Position, State
+from prophex.errors import NotFound
+from prophex.money import format_usd
+
+router = APIRouter(prefix="/v1", tags=["positions"])
+PositionId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _own(state: State, account: str, position_id: int) -> Position:
+    position = state.positions.get(position_id)
+    if position is None or position.account != account:
+        raise NotFound(f"no position {position_id} for this account", resource="position")
+    return position
+
+
+@router.get(
+    "/positions",
+    operation_id="list_positions",
+    response_model=s.PositionPage,
+    responses=problems(401),
+)
+def list_positions(
+    ctx: Ctx,
+    caller: Trader,
+    status: Annotated[Literal["open", "closed", "liquidated", "settled", "all"], Query()] = "open",
+    market: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorQ = None,
+    limit: Limit = 100,
+) -> s.PositionPage:
+    """This account's positions by id; ``status=all`` includes closed, liquidated and settled."""
+    after = parse_cursor(cursor)
+    with ctx.read() as exchange:
+        state = exchange.state
+        chosen = sorted(
+            (
+                p
+                for p in views.account_positions(state, caller.account)
+                if p.id > after
+                and (status == "all" or p.status == status)
+                and (market is None or p.market == market)
+            ),
+            key=lambda p: p.id,
+        )
+        items = [views.position_view(state, p) for p in chosen[:limit]]
+    more = len(chosen) > limit
+    return s.PositionPage(items=items, next_cursor=str(items[-1].id) if more else None)
+
+
+@router.get(
+    "/positions/{position_id}",
+    operation_id="get_position",
+    response_model=s.PositionView,
+    responses=problems(401, 404),
+)
+def get_position(ctx: Ctx, caller: Trader, position_id: PositionId) -> s.PositionView:
+    with ctx.read() as exchange:
+        state = exchange.state
+        return views.position_view(state, _own(state, caller.account, position_id))
+
+
+@router.post(
+    "/positions/{position_id}/close",
+    operation_id="close_position",
+    response_model=s.CloseResult,
+    responses=problems(401, 404, 409),
+)
+async def close_position(
+    ctx: Ctx, caller: Trader, position_id: PositionId, body: s.CloseRequest
+) -> s.CloseResult:
+    """Close all (no ``notional``) or part of a position at the curve-average exit price."""
+    command = user_command(
+        "close", account=caller.account, position_id=position_id, notional=body.notional,
+        min_avg_price=body.min_avg_price, client_order_id=body.client_order_id,
+    )
+    receipt = await ctx.writer.submit(command)
+    r = receipt.result
+    return s.CloseResult(
+        command_seq=receipt.command_seq,
+        duplicate=receipt.duplicate,
+        client_order_id=body.client_order_id,
+        position_id=int(r["position_id"]),
+        closed_notional=format_usd(int(r["closed_notional"])),
+        proceeds=format_usd(int(r["proceeds"])),
+        average_price=views.price(int(r["proceeds"]), int(r["closed_notional"])),
+        realized_pnl=format_usd(int(r["realized_pnl"])),
+        fee=format_usd(int(r["fee"])),
+        haircut=format_usd(int(r["haircut"])),
+        remaining_notional=format_usd(int(r["remaining_notional"])),
+        liquidations=liquidations_of(receipt, ctx.sequencer.state.time),
+    )
+
+
+@router.post(
+    "/positions/{position_id}/margin",
+    operation_id="add_margin",
+    response_model=s.AddMarginResult,
+    responses=problems(401, 404, 409),
+)
+async def add_margin(
+    ctx: Ctx, caller: Trader, position_id: PositionId, body: s.AmountRequest
+) -> s.AddMarginResult:
+    """Move collateral from the wallet into the position, lowering its liquidation price."""
+    command = user_command(
+        "add_margin", account=caller.account, position_id=position_id, amount=body.amount
+    )
+    receipt = await ctx.writer.submit(command)
+    position = ctx.sequencer.state.positions[position_id]  # a dict read: atomic, no lock wait
+    liq = liquidation_price(position.cost_basis, position.margin, position.notional)
+    return s.AddMarginResult(
+        command_seq=receipt.command_seq,
+        position_id=position_id,
+        margin=format_usd(int(receipt.result["margin"])),
+        liquidation_price=None if liq is None else views.price(*liq),
+    )

@@ -1,0 +1,270 @@
+"""Read models built from the in-memory engine state and from journalled transaction data.
+
+The engine keeps integers; this module is where they become decimal strings. Functions that
+take a ``State`` must be called with the sequencer's lock held (see ``deps.read_state``), so a
+view never mixes two blocks. Functions that take a transaction's ``data`` dict serve both the
+REST feeds (rows read back from SQL) and the stream (receipts fresh from the sequencer), so the
+two can never disagree about what an event looks like.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from prophex.api import schemas as s
+from prophex.engine.caps import scale_cap
+from prophex.engine.events import INSURANCE_FUND, wallet_account
+from prophex.engine.exchange import Exchange
+from prophex.engine.positions import liquidation_price, value_at_mark
+from prophex.engine.state import Market, Position, State
+from prophex.money import format_price, format_usd
+
+OTHER = {"A": "B", "B": "A"}
+SETTLEMENT_PRICE_A = {"A": (1, 1), "B": (0, 1), "UNKNOWN": (1, 2)}
+
+
+def price(num: int, den: int) -> str:
+    return format_price(num, den) if den else "0.000000"
+
+
+def ratio(num: int, den: int) -> str | None:
+    return None if den == 0 else format_price(num, den)
+
+
+def _spot(oi_a: int, oi_b: int) -> tuple[str, str]:
+    total = oi_a + oi_b
+    return price(oi_a, total), price(oi_b, total)
+
+
+# ---------------------------------------------------------------- markets
+
+
+def market_view(exchange: Exchange, market: Market) -> s.MarketView:
+    state = exchange.state
+    rules = state.rules
+    fund = state.balance(INSURANCE_FUND)
+    wallet_base = market.wallet_cap if market.wallet_cap is not None else rules.wallet_cap
+    market_base = market.market_oi_cap if market.market_oi_cap is not None else rules.market_oi_cap
+    market_cap = scale_cap(market_base, fund, rules)
+    used = market.real_oi_a + market.real_oi_b
+    price_a, price_b = _spot(market.oi("A"), market.oi("B"))
+    settle = SETTLEMENT_PRICE_A.get(market.outcome or "") if market.status == "resolved" else None
+    return s.MarketView(
+        id=market.id,
+        kind=market.kind,
+        status=market.status,
+        outcome=market.outcome,
+        question=market.tags.get("question", ""),
+        tags={k: v for k, v in sorted(market.tags.items()) if k != "question"},
+        funding=market.funding,
+        price_a=price_a,
+        price_b=price_b,
+        virtual_oi=format_usd(market.virtual_oi),
+        real_oi_a=format_usd(market.real_oi_a),
+        real_oi_b=format_usd(market.real_oi_b),
+        oi_a=format_usd(market.oi("A")),
+        oi_b=format_usd(market.oi("B")),
+        volume=format_usd(market.volume),
+        bad_debt=format_usd(market.bad_debt),
+        caps=s.CapsView(
+            wallet_cap=format_usd(scale_cap(wallet_base, fund, rules)),
+            market_cap=format_usd(market_cap),
+            market_used=format_usd(used),
+            market_headroom=format_usd(max(0, market_cap - used)),
+        ),
+        created_at=market.created_at,
+        settlement_price_a=None if settle is None else price(*settle),
+    )
+
+
+def market_matches(market: Market, status: str | None, cluster: str | None) -> bool:
+    if status is not None and market.status != status:
+        return False
+    return cluster is None or market.tags.get("cluster") == cluster
+
+
+# ---------------------------------------------------------------- positions and account
+
+
+def position_view(state: State, position: Position) -> s.PositionView:
+    market = state.markets[position.market]
+    oi_side, oi_other = market.oi(position.side), market.oi(OTHER[position.side])
+    is_open = position.status == "open"
+    value = value_at_mark(position.notional, oi_side, oi_other) if is_open else 0
+    liq = liquidation_price(position.cost_basis, position.margin, position.notional)
+    return s.PositionView(
+        id=position.id,
+        market=position.market,
+        side=position.side,  # type: ignore[arg-type]
+        status=position.status,
+        notional=format_usd(position.notional),
+        cost_basis=format_usd(position.cost_basis),
+        entry_price=ratio(position.cost_basis, position.notional),
+        margin=format_usd(position.margin),
+        effective_leverage=ratio(position.notional, position.margin) if is_open else None,
+        mark_price=price(oi_side, oi_side + oi_other),
+        value=format_usd(value),
+        unrealized_pnl=format_usd(value - position.cost_basis if is_open else 0),
+        liquidation_price=None if liq is None or not is_open else price(*liq),
+        realized_pnl=format_usd(position.realized_pnl),
+        haircut=format_usd(position.haircut),
+        opened_at=position.opened_at,
+        closed_at=position.closed_at,
+    )
+
+
+def account_positions(state: State, account: str) -> list[Position]:
+    return [p for p in state.positions.values() if p.account == account]
+
+
+def account_view(state: State, account: str) -> s.AccountView:
+    locked = value = cost = count = 0
+    for position in account_positions(state, account):
+        if position.status != "open":
+            continue
+        market = state.markets[position.market]
+        oi_side, oi_other = market.oi(position.side), market.oi(OTHER[position.side])
+        locked += position.margin
+        value += value_at_mark(position.notional, oi_side, oi_other)
+        cost += position.cost_basis
+        count += 1
+    wallet = state.balance(wallet_account(account))
+    return s.AccountView(
+        account=account,
+        margin_mode="isolated",
+        wallet_balance=format_usd(wallet),
+        margin_locked=format_usd(locked),
+        position_value=format_usd(value),
+        unrealized_pnl=format_usd(value - cost),
+        equity=format_usd(wallet + locked + value - cost),
+        open_positions=count,
+    )
+
+
+# ---------------------------------------------------------------- transaction data -> events
+
+
+def liquidation_event(seq: int, time: int, data: dict[str, Any]) -> s.LiquidationEvent:
+    price_a, price_b = _spot(int(data["oi_a"]), int(data["oi_b"]))
+    return s.LiquidationEvent(
+        txn_seq=seq,
+        time=time,
+        market=str(data["market"]),
+        side=str(data["side"]),
+        notional=format_usd(int(data["notional"])),
+        seized_margin=format_usd(int(data["seized_margin"])),
+        mark_price=price(int(data["mark_num"]), int(data["mark_den"])),
+        exit_proceeds=format_usd(int(data["exit_proceeds"])),
+        bad_debt=format_usd(int(data["bad_debt"])),
+        penalty_to_fund=format_usd(int(data["penalty_to_fund"])),
+        price_a=price_a,
+        price_b=price_b,
+    )
+
+
+def trade_event(seq: int, time: int, kind: str, data: dict[str, Any]) -> s.Trade:
+    notional = int(data["notional"])
+    amount = int(data["cost"] if kind == "open" else data["proceeds"])
+    price_a, price_b = _spot(int(data["oi_a"]), int(data["oi_b"]))
+    return s.Trade(
+        txn_seq=seq,
+        time=time,
+        market=str(data["market"]),
+        action="open" if kind == "open" else "close",
+        side=str(data["side"]),
+        notional=format_usd(notional),
+        average_price=price(amount, notional),
+        fee=format_usd(int(data["fee"])),
+        price_a=price_a,
+        price_b=price_b,
+    )
+
+
+def resolution_event(seq: int, time: int, kind: str, data: dict[str, Any]) -> s.Resolution:
+    return s.Resolution(
+        txn_seq=seq,
+        time=time,
+        market=str(data["market"]),
+        kind="void" if kind == "void" else "resolve",
+        outcome=data.get("outcome"),
+        positions_settled=len(data.get("settlements", {})),
+        owed_to_winners=format_usd(int(data.get("owed_to_winners", 0))),
+        fund_draw=format_usd(int(data.get("fund_draw", 0))),
+        haircut_total=format_usd(int(data.get("haircut_total", 0))),
+        bad_debt=format_usd(int(data.get("bad_debt", 0))),
+        surplus_to_fund=format_usd(int(data.get("surplus_to_fund", 0))),
+    )
+
+
+def settlements_for(
+    seq: int, time: int, kind: str, data: dict[str, Any], account: str
+) -> list[s.Settlement]:
+    out = []
+    for pid, record in sorted(data.get("settlements", {}).items(), key=lambda kv: int(kv[0])):
+        if record.get("account") != account:
+            continue
+        out.append(
+            s.Settlement(
+                txn_seq=seq,
+                time=time,
+                kind="void" if kind == "void" else "resolve",
+                market=str(data["market"]),
+                outcome=data.get("outcome"),
+                position_id=int(pid),
+                payout=format_usd(int(record["payout"])),
+                pnl=format_usd(int(record["pnl"])),
+                haircut=format_usd(int(record.get("haircut", 0))),
+                bad_debt=format_usd(int(record.get("bad_debt", 0))),
+            )
+        )
+    return out
+
+
+STREAM_TYPES = {
+    "open": "trade",
+    "close": "trade",
+    "liquidation": "liquidation",
+    "resolve": "resolution",
+    "void": "resolution",
+    "halt": "status",
+    "resume": "status",
+    "funding": "funding",
+}
+
+
+def stream_event(
+    market_seq: int, txn_seq: int, time: int, kind: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """One stream delta. Every journalled transaction of a market is one event, so a market's
+    events are numbered 1, 2, 3... with no holes, which is what lets a client detect a gap."""
+    body: dict[str, Any]
+    if kind in ("open", "close"):
+        body = trade_event(txn_seq, time, kind, data).model_dump()
+    elif kind == "liquidation":
+        body = liquidation_event(txn_seq, time, data).model_dump()
+    elif kind in ("resolve", "void"):
+        body = resolution_event(txn_seq, time, kind, data).model_dump()
+    elif kind == "funding":
+        body = {
+            "txn_seq": txn_seq,
+            "time": time,
+            "market": data["market"],
+            "rate": format_price(int(data["rate_ppm"]), 1_000_000),
+            "payer_side": data["payer_side"],
+            "amount": format_usd(int(data["amount"])),
+        }
+    else:
+        body = {"txn_seq": txn_seq, "time": time, "market": data["market"]}
+        body.update({k: v for k, v in data.items() if k in ("status",)})
+    return {
+        "type": STREAM_TYPES.get(kind, "event"),
+        "kind": kind,
+        "market": data["market"],
+        "seq": market_seq,
+        "data": body,
+    }
+
+
+def fraction_str(value: Fraction) -> str:
+    return format_price(value.numerator, value.denominator)

@@ -1,0 +1,212 @@
+"""The per-run report: ``summary.json`` (machine) and ``report.md`` (people).
+
+Every amount in ``summary.json`` is an **integer of micro-USD** (1 USD = 1_000_000), the same
+unit as the ledger; there are no floats for money anywhere in the file. Prices (odds) appear
+only in the market series and are decimal strings with six places. ``report.md`` renders the
+same figures as USD.
+
+The shortfall waterfall answers "who paid the winners": what winners were owed at resolution
+equals, to the micro-dollar, losers' margin taken at resolution + margin already in the vault
+(from liquidations and losing closes, net of earlier payouts) + liquidation penalties the fund
+had received from this market + the rest of the fund + the haircut winners took.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prophex.engine.events import INSURANCE_FUND
+from prophex.money import format_price, format_usd
+from prophex.scenarios.metrics import MarketStats, Metrics
+from prophex.scenarios.replay import ReplayResult
+
+WATERFALL_KEYS = (
+    "losers_margin_at_resolution",
+    "vault_margin_carried",
+    "liquidation_penalties",
+    "insurance_fund",
+    "haircut",
+)
+
+
+def waterfall(stats: MarketStats) -> dict[str, int] | None:
+    """Split what winners were owed into who paid it (sums exactly to ``owed_to_winners``)."""
+    res = stats.resolution
+    if res is None or res["kind"] != "resolve":
+        return None
+    owed, draw, haircut = res["owed_to_winners"], res["fund_draw"], res["haircut"]
+    from_vault = owed - draw - haircut
+    from_losers = min(from_vault, res["losers_margin_at_resolution"])
+    penalties = min(draw, stats.penalties_to_fund)
+    return {
+        "owed_to_winners": owed,
+        "losers_margin_at_resolution": from_losers,
+        "vault_margin_carried": from_vault - from_losers,
+        "liquidation_penalties": penalties,
+        "insurance_fund": draw - penalties,
+        "haircut": haircut,
+    }
+
+
+def _market_summary(market_id: str, stats: MarketStats, result: ReplayResult) -> dict[str, Any]:
+    market = result.state.markets.get(market_id)
+    last = stats.series[-1] if stats.series else (0, 0, 0, 0, 0)
+    return {
+        "status": None if market is None else market.status,
+        "outcome": None if market is None else market.outcome,
+        "final_price_a": format_price(last[1], last[1] + last[2]) if last[1] + last[2] else None,
+        "volume": stats.volume,
+        "fees": stats.fees,
+        "liquidations": {"count": stats.liquidations, "notional": stats.liquidated_notional},
+        "penalties_to_fund": stats.penalties_to_fund,
+        "bad_debt": stats.bad_debt,
+        "funding_paid": stats.funding_paid,
+        "fund_draw_on_closes": stats.close_fund_draw,
+        "haircut_on_closes": stats.close_haircut,
+        "resolution": stats.resolution,
+        "waterfall": waterfall(stats),
+    }
+
+
+def _total_waterfall(markets: dict[str, dict[str, Any]]) -> dict[str, int]:
+    total = dict.fromkeys(("owed_to_winners", *WATERFALL_KEYS), 0)
+    for data in markets.values():
+        for key, value in (data["waterfall"] or {}).items():
+            total[key] += value
+    return total
+
+
+def build_summary(result: ReplayResult) -> dict[str, Any]:
+    """The JSON-ready summary of one run (integers of micro-USD throughout)."""
+    m: Metrics = result.metrics
+    markets = {k: _market_summary(k, m.markets[k], result) for k in sorted(m.markets)}
+    balances = [b for _, b in m.fund_path]
+    state = result.state
+    return {
+        "units": "amounts are integer micro-USD; prices are decimal strings",
+        "scenario": result.scenario,
+        "seed": result.seed,
+        "digest": result.digest,
+        "invariants": result.invariant_problems,
+        "commands": {
+            "submitted": m.submitted,
+            "accepted": m.accepted,
+            "rejected": dict(sorted(m.rejected.items())),
+        },
+        "volume": m.volume,
+        "fees": m.fees,
+        "liquidations": {
+            "count": m.liquidations,
+            "notional": m.liquidated_notional,
+            "deepest_cascade": {
+                "size": m.deepest.size,
+                "notional": m.deepest.notional,
+                "market": m.deepest.market,
+                "time": m.deepest.time,
+                "command_seq": m.deepest.command_seq,
+            },
+        },
+        "bad_debt": m.bad_debt,
+        "funding_paid": m.funding_paid,
+        "insurance_fund": {
+            "seed": state.rules.if_seed,
+            "final": state.balance(INSURANCE_FUND),
+            "min": min(balances) if balances else 0,
+            "drawn": m.fund_draw_closes + m.fund_draw_resolutions,
+            "drawn_on_closes": m.fund_draw_closes,
+            "drawn_at_resolution": m.fund_draw_resolutions,
+            "path": [[t, b] for t, b in m.fund_path],
+        },
+        "haircuts": {
+            "total": sum(m.haircuts.values()),
+            "positions": {str(k): v for k, v in sorted(m.haircuts.items())},
+        },
+        "vault_shortfall_at_resolution": {
+            k: v["resolution"]["vault_shortfall"]
+            for k, v in markets.items()
+            if v["resolution"] is not None
+        },
+        "waterfall": _total_waterfall(markets),
+        "markets": markets,
+    }
+
+
+def key_figures(summary: dict[str, Any]) -> dict[str, Any]:
+    """The handful of numbers tests pin (stable names, integers)."""
+    return {
+        "digest": summary["digest"],
+        "accepted": summary["commands"]["accepted"],
+        "volume": summary["volume"],
+        "fees": summary["fees"],
+        "liquidations": summary["liquidations"]["count"],
+        "deepest_cascade": summary["liquidations"]["deepest_cascade"]["size"],
+        "bad_debt": summary["bad_debt"],
+        "fund_drawn": summary["insurance_fund"]["drawn"],
+        "fund_final": summary["insurance_fund"]["final"],
+        "haircut": summary["haircuts"]["total"],
+    }
+
+
+def _usd(value: int) -> str:
+    return f"{format_usd(value)} USD"
+
+
+def render_markdown(summary: dict[str, Any]) -> str:
+    fund = summary["insurance_fund"]
+    liq = summary["liquidations"]
+    lines = [
+        f"# Replay report: {summary['scenario']} (seed {summary['seed']})",
+        "",
+        f"State digest: `{summary['digest']}`",
+        "",
+        "| Figure | Value |",
+        "|---|---|",
+        f"| Commands accepted / submitted | {summary['commands']['accepted']} / "
+        f"{summary['commands']['submitted']} |",
+        f"| Volume | {_usd(summary['volume'])} |",
+        f"| Fees | {_usd(summary['fees'])} |",
+        f"| Liquidations | {liq['count']} ({_usd(liq['notional'])} notional) |",
+        f"| Deepest cascade | {liq['deepest_cascade']['size']} positions |",
+        f"| Bad debt | {_usd(summary['bad_debt'])} |",
+        f"| Insurance fund seed / final / min | {_usd(fund['seed'])} / {_usd(fund['final'])} / "
+        f"{_usd(fund['min'])} |",
+        f"| Fund drawn (closes + resolutions) | {_usd(fund['drawn'])} |",
+        f"| Haircuts | {_usd(summary['haircuts']['total'])} on "
+        f"{len(summary['haircuts']['positions'])} positions |",
+        "",
+    ]
+    rejected = summary["commands"]["rejected"]
+    if rejected:
+        lines += ["Rejected commands: " + ", ".join(f"{k} x{v}" for k, v in rejected.items()), ""]
+    lines += ["## Markets", "", "| Market | Status | Price A | Volume | Liquidations | "
+              "Vault shortfall | Fund draw | Haircut |", "|---|---|---|---|---|---|---|---|"]
+    for market_id, data in summary["markets"].items():
+        res = data["resolution"] or {}
+        status = data["status"] + (f" ({data['outcome']})" if data["outcome"] else "")
+        lines.append(
+            f"| {market_id} | {status} | {data['final_price_a']} | {_usd(data['volume'])} | "
+            f"{data['liquidations']['count']} | {_usd(res.get('vault_shortfall', 0))} | "
+            f"{_usd(res.get('fund_draw', 0))} | {_usd(res.get('haircut', 0))} |"
+        )
+    lines += ["", "## Shortfall waterfall (who paid the winners)", ""]
+    lines += ["| Source | Amount |", "|---|---|"]
+    for key, value in summary["waterfall"].items():
+        lines.append(f"| {key.replace('_', ' ')} | {_usd(value)} |")
+    problems = summary["invariants"]
+    lines += ["", "Invariants: " + ("all hold" if not problems else "; ".join(problems)), ""]
+    return "\n".join(lines)
+
+
+def write_reports(summary: dict[str, Any], result: ReplayResult, out: Path, plots: bool = True) -> list[Path]:
+    """Write summary.json, report.md and (optionally) the PNG plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "summary.json", out / "report.md"]
+    written[0].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    written[1].write_text(render_markdown(summary))
+    if plots:
+        from prophex.scenarios.plots import write_plots
+
+        written += write_plots(summary, result.metrics, out)
+    return written

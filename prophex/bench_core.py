@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from prophex.chain.sequencer import Sequencer
-from prophex.engine.commands import Close, Command, CreateMarket, Deposit, Open
+from prophex.engine.commands import Close, Command, CreateMarket, Deposit, Open, Side
 from prophex.engine.exchange import Exchange
 from prophex.engine.state import State, check_invariants
 from prophex.money import MICRO
@@ -30,9 +30,7 @@ ACCOUNTS = 10_000
 
 
 def bench_params() -> Any:
-    return profile(
-        "mature", wallet_cap=1_000_000, market_oi_cap=100_000_000, if_seed=10_000_000
-    )
+    return profile("mature", wallet_cap=1_000_000, market_oi_cap=100_000_000, if_seed=10_000_000)
 
 
 def setup_commands() -> list[Command]:
@@ -51,16 +49,15 @@ def intents(count: int, seed: int) -> Iterator[tuple[int, int, int, int, int, in
     actions = rng.choice(3, size=count, p=[0.5, 0.25, 0.25])
     sides = rng.integers(0, 2, count)
     margins = rng.integers(10, 400, count)
-    leverages = rng.choice(
-        [200, 300, 500, 1_000, 2_500], size=count, p=[0.3, 0.3, 0.2, 0.15, 0.05]
-    )
+    leverages = rng.choice([200, 300, 500, 1_000, 2_500], size=count, p=[0.3, 0.3, 0.2, 0.15, 0.05])
     for row in zip(accounts, markets, actions, sides, margins, leverages, strict=True):
         yield tuple(int(v) for v in row)  # type: ignore[misc]
 
 
 def to_command(state: State, intent: tuple[int, int, int, int, int, int]) -> Command:
     account_i, market_i, action, side_i, margin, leverage = intent
-    account, market, side = f"a{account_i:05d}", f"m{market_i:03d}", "AB"[side_i]
+    account, market = f"a{account_i:05d}", f"m{market_i:03d}"
+    side: Side = "A" if side_i == 0 else "B"
     position_id = state.open_by_key.get((account, market, side))
     if action == 0 or position_id is None:
         return Open(account, market, side, margin * MICRO, leverage)

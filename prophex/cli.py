@@ -75,7 +75,9 @@ def run_cmd(
     file: Annotated[Path, typer.Argument(help="Commands: a YAML list or JSON lines.")],
     db: DbOption = None,
     memory: Annotated[bool, typer.Option("--memory", help="Run in memory, no database.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the final state as JSON.")
+    ] = False,
     profile_name: Annotated[
         str, typer.Option("--profile", help="Parameter profile for a new database.")
     ] = "launch",

@@ -17,7 +17,16 @@ from rich.table import Table
 
 from prophex.audit.replay import audit_database
 from prophex.chain.sequencer import Sequencer
-from prophex.engine.commands import Close, Command, CreateMarket, Deposit, Open, Resolve, SetParams
+from prophex.engine.commands import (
+    Close,
+    Command,
+    CreateMarket,
+    Deposit,
+    Open,
+    Resolve,
+    SetParams,
+    Side,
+)
 from prophex.engine.events import INSURANCE_FUND, TREASURY, Receipt, vault_account
 from prophex.engine.exchange import OTHER
 from prophex.engine.positions import liquidation_price
@@ -108,17 +117,20 @@ class Demo:
         alice = self.run(Open("alice", "w1", "A", 300 * USD, 500)).result
         self.say(
             f"  Alice opens A: margin 300 x 5 = notional 1,500; pays "
-            f"{format_usd(alice['cost'])} (average price {format_price(alice['cost'], alice['notional'])}) "
+            f"{format_usd(alice['cost'])} (average price "
+            f"{format_price(alice['cost'], alice['notional'])}) "
             f"+ fee {format_usd(alice['fee'])}\n    -> {self.odds('w1')}   [source: 0.565]"
         )
         bob = self.run(Open("bob", "w1", "B", 200 * USD, 300)).result
         self.say(
             f"  Bob opens B: margin 200 x 3 = notional 600; average B price "
-            f"{format_price(bob['cost'], bob['notional'])}\n    -> {self.odds('w1')}   [source: 0.537]"
+            f"{format_price(bob['cost'], bob['notional'])}\n"
+            f"    -> {self.odds('w1')}   [source: 0.537]"
         )
         closed = self.run(Close("alice", alice["position_id"])).result
         self.say(
-            f"  Alice closes at average {format_price(closed['proceeds'], closed['closed_notional'])}: "
+            "  Alice closes at average "
+            f"{format_price(closed['proceeds'], closed['closed_notional'])}: "
             f"realised PnL {format_usd(closed['realized_pnl'])} USD (fee "
             f"{format_usd(closed['fee'])} on top)\n    -> {self.odds('w1')}\n"
         )
@@ -159,12 +171,14 @@ class Demo:
             d = txn.data
             self.say(
                 f"  [red]liquidated[/] {d['account']} (position {d['position']}) at spot "
-                f"{format_price(d['mark_num'], d['mark_den'])}: margin {format_usd(d['seized_margin'])} "
+                f"{format_price(d['mark_num'], d['mark_den'])}: margin "
+                f"{format_usd(d['seized_margin'])} "
                 f"seized, {format_usd(d['penalty_to_fund'])} to the insurance fund, "
                 f"{format_usd(d['to_vault'])} to the vault; bad debt {format_usd(d['bad_debt'])}"
             )
         survivors = [
-            p.account for p in self.seq.state.positions.values()
+            p.account
+            for p in self.seq.state.positions.values()
             if p.market == "cascade" and p.status == "open" and p.side == "A"
         ]
         self.say(f"  still open on A: {', '.join(survivors) or 'nobody'}\n")
@@ -183,7 +197,7 @@ class Demo:
         rejected = 0
         for i in range(200):
             name = f"t{i:03d}"
-            side = "A" if i % 5 else "B"
+            side: Side = "A" if i % 5 else "B"
             margin = int(rng.integers(50, 300)) * USD
             leverage = int(rng.choice([200, 250, 300]))
             self.run(Deposit(name, 1_000 * USD))
@@ -191,7 +205,7 @@ class Demo:
                 self.run(Open(name, "skew", side, margin, leverage))
             except ProphexError:
                 rejected += 1
-        market = self.seq.state.markets["skew"]
+        self.seq.state.markets["skew"]
         self.say(
             f"  after 200 opens ({rejected} refused by a cap): {self.odds('skew')}\n"
             f"  vault holds {format_usd(self.balance(vault_account('skew')))} USD (realised "
@@ -203,7 +217,8 @@ class Demo:
             predicted = exchange.resolution_shortfall("skew", outcome)
             self.say(
                 f"  if {outcome} wins: winners are owed {format_usd(predicted['owed_to_winners'])} "
-                f"USD of profit, the vault would hold {format_usd(predicted['vault_after_losers'])} "
+                "USD of profit, the vault would hold "
+                f"{format_usd(predicted['vault_after_losers'])} "
                 f"after collecting from losers -> shortfall {format_usd(predicted['shortfall'])}"
             )
         fund_before = self.balance(INSURANCE_FUND)
@@ -215,7 +230,9 @@ class Demo:
             f"{format_usd(result['haircut_total'])} USD; vault surplus returned to the fund "
             f"{format_usd(result['surplus_to_fund'])} USD."
         )
-        losers = [p for p in self.seq.state.positions.values() if p.market == "skew" and p.side == "A"]
+        losers = [
+            p for p in self.seq.state.positions.values() if p.market == "skew" and p.side == "A"
+        ]
         premium = sum(p.cost_basis for p in losers)
         self.say(
             f"  {len(losers)} A holders lost {format_usd(-sum(p.realized_pnl for p in losers))} "

@@ -55,7 +55,7 @@ def parse_usd(text: str | int | Decimal, *, field: str = "amount", allow_zero: b
     binary rounding leak into the ledger. More than six decimals, exponents, NaN, infinities,
     negatives and values above :data:`MAX_AMOUNT` are all rejected with :class:`InvalidAmount`.
     """
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, (bool, float)):
         raise InvalidAmount(field, f"{field} must be a decimal string, not a {type(text).__name__}")
     if isinstance(text, int):
         value = Decimal(text)
@@ -91,7 +91,7 @@ def check_amount(value: int, *, field: str = "amount", allow_zero: bool = False)
 
 
 def format_usd(micro: int) -> str:
-    """Render micro-USD as a decimal string with no float on the way (``1500250000 -> "1500.25"``)."""
+    """Render micro-USD as a decimal string, no float involved (``1500250000 -> "1500.25"``)."""
     sign = "-" if micro < 0 else ""
     whole, frac = divmod(abs(micro), MICRO)
     if frac == 0:
@@ -101,7 +101,7 @@ def format_usd(micro: int) -> str:
 
 def parse_price(text: str | int | Decimal, *, field: str = "price") -> Fraction:
     """Parse a price in the open interval (0, 1) into an exact fraction."""
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, (bool, float)):
         raise InvalidAmount(field, f"{field} must be a decimal string")
     try:
         value = Decimal(str(text).strip())

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select
 
 from prophex.chain.sequencer import Sequencer
 from prophex.engine.commands import Command, parse_user_command
@@ -25,8 +26,6 @@ from prophex.engine.state import State, digest
 from prophex.errors import InvalidCommand, ProphexError
 from prophex.ledger import schema
 from prophex.money import format_price
-
-from sqlalchemy import select
 
 
 @dataclass(slots=True)
@@ -72,7 +71,9 @@ def _json_lines(text: str) -> list[tuple[int, Any]]:
         try:
             items.append((number, json.loads(line, parse_float=str, parse_constant=_reject)))
         except (json.JSONDecodeError, ValueError) as exc:
-            raise InvalidCommand(f"line {number}: not valid JSON ({exc})", field="file", line=number) from None
+            raise InvalidCommand(
+                f"line {number}: not valid JSON ({exc})", field="file", line=number
+            ) from None
     return items
 
 
@@ -86,7 +87,9 @@ def _yaml_items(text: str) -> list[tuple[int, Any]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
-        raise InvalidCommand(f"line {line}: invalid YAML ({exc})", field="file", line=line) from None
+        raise InvalidCommand(
+            f"line {line}: invalid YAML ({exc})", field="file", line=line
+        ) from None
     if root is None:
         return []
     if not isinstance(root, yaml.SequenceNode):
@@ -125,7 +128,8 @@ def final_state(sequencer: Sequencer, run: RunResult | None = None) -> dict[str,
         "treasury": state.balance(TREASURY),
         "markets": [market_view(state, m) for m in sorted(state.markets)],
         "positions": [
-            position_view(state, p.id) for p in sorted(state.positions.values(), key=lambda p: p.id)
+            position_view(state, p.id)
+            for p in sorted(state.positions.values(), key=lambda p: p.id)
             if p.status == "open"
         ],
         "liquidations": liquidation_history(sequencer),
@@ -185,8 +189,13 @@ def liquidation_history(sequencer: Sequencer) -> list[dict[str, Any]]:
     """Every liquidation so far, from the journal (or from positions when in memory)."""
     if sequencer.store is None:
         return [
-            {"position": p.id, "account": p.account, "market": p.market, "side": p.side,
-             "notional": p.notional}
+            {
+                "position": p.id,
+                "account": p.account,
+                "market": p.market,
+                "side": p.side,
+                "notional": p.notional,
+            }
             for p in sorted(sequencer.state.positions.values(), key=lambda p: p.id)
             if p.status == "liquidated"
         ]

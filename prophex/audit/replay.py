@@ -102,7 +102,9 @@ def _check_sql_sums(engine: Engine, report: AuditReport) -> None:
                 select(postings.c.account, func.sum(postings.c.amount)).group_by(postings.c.account)
             ).all()
         )
-        stored = dict(conn.execute(select(schema.balances.c.account, schema.balances.c.balance)).all())
+        stored = dict(
+            conn.execute(select(schema.balances.c.account, schema.balances.c.balance)).all()
+        )
         report.postings = conn.execute(select(func.count()).select_from(postings)).scalar_one()
     report.accounts = len(stored)
     for account in sorted(set(sums) | set(stored)):
@@ -117,8 +119,15 @@ def _replay_and_compare_journal(engine: Engine, store: Store, report: AuditRepor
     """Re-execute every command and compare its transactions with the stored, hash-chained ones."""
     exchange = Exchange()
     txns = schema.transactions
-    query = select(txns.c.seq, txns.c.command_seq, txns.c.kind, txns.c.sim_time, txns.c.data,
-                   txns.c.prev_hash, txns.c.hash).order_by(txns.c.seq)
+    query = select(
+        txns.c.seq,
+        txns.c.command_seq,
+        txns.c.kind,
+        txns.c.sim_time,
+        txns.c.data,
+        txns.c.prev_hash,
+        txns.c.hash,
+    ).order_by(txns.c.seq)
     with engine.connect() as conn:
         stored_txns = conn.execute(query).yield_per(10_000)
         prev = GENESIS_HASH
@@ -131,7 +140,9 @@ def _replay_and_compare_journal(engine: Engine, store: Store, report: AuditRepor
                 report.add(f"command {seq} was journalled but is rejected on replay: {error}")
                 return None
             if receipt.command_seq != seq:
-                report.add(f"command sequence gap: stored {seq}, replay numbered it {receipt.command_seq}")
+                report.add(
+                    f"command sequence gap: stored {seq}, replay numbered it {receipt.command_seq}"
+                )
                 return None
             for txn in receipt.transactions:
                 row = next(stored_txns, None)

@@ -38,7 +38,9 @@ class WriterLock:
 
     def _acquire_postgres(self) -> None:
         conn = self._engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+        got = conn.execute(
+            text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+        ).scalar()
         conn.commit()
         if not got:
             conn.close()

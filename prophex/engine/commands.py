@@ -209,7 +209,7 @@ def _usd(value: Any, fieldname: str) -> int:
 def parse_leverage(value: Any, max_centi: int | None = None) -> int:
     """Leverage as hundredths (``"2.5"`` -> 250). Must be >= 1 and at most two decimals."""
     if isinstance(value, bool) or value is None:
-        raise InvalidCommand("leverage must be a number such as 3 or \"2.5\"", field="leverage")
+        raise InvalidCommand('leverage must be a number such as 3 or "2.5"', field="leverage")
     try:
         dec = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation:
@@ -244,7 +244,9 @@ def _position_id(value: Any) -> int:
         try:
             parsed = int(str(value))
         except ValueError:
-            raise InvalidCommand("position_id must be a positive integer", field="position_id")
+            raise InvalidCommand(
+                "position_id must be a positive integer", field="position_id"
+            ) from None
         if parsed < 1:
             raise InvalidCommand("position_id must be a positive integer", field="position_id")
         return parsed
@@ -272,8 +274,8 @@ def parse_user_command(body: Any) -> Command:
         raise InvalidCommand(
             f"unknown command type {kind!r}; expected one of {sorted(_USER_PARSERS)}", field="type"
         )
-    parser = _USER_PARSERS[kind]
-    return parser(body)
+    command: Command = _USER_PARSERS[kind](body)
+    return command
 
 
 def _p_create_market(b: dict[str, Any]) -> Command:
@@ -287,7 +289,15 @@ def _p_create_market(b: dict[str, Any]) -> Command:
     if funding is not None and not isinstance(funding, bool):
         raise InvalidCommand("funding must be true or false", field="funding")
     text = {}
-    for key in ("question", "cluster", "underlying", "contract_kind", "strike", "direction", "group"):
+    for key in (
+        "question",
+        "cluster",
+        "underlying",
+        "contract_kind",
+        "strike",
+        "direction",
+        "group",
+    ):
         value = b.get(key, CreateMarket.__dataclass_fields__[key].default)
         if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 200:
             raise InvalidCommand(f"{key} must be a short string", field=key)
@@ -315,7 +325,15 @@ def _p_money_move(cls: type[Deposit] | type[Withdraw], kind: str) -> Any:
 
 
 def _p_open(b: dict[str, Any]) -> Command:
-    allowed = {"account", "market", "side", "margin", "leverage", "max_avg_price", "client_order_id"}
+    allowed = {
+        "account",
+        "market",
+        "side",
+        "margin",
+        "leverage",
+        "max_avg_price",
+        "client_order_id",
+    }
     _check_keys(b, "open", allowed)
     _require(b, "open", "account", "market", "side", "margin", "leverage")
     side = b["side"]
@@ -379,13 +397,19 @@ def _p_advance_clock(b: dict[str, Any]) -> Command:
     _check_keys(b, "advance_clock", {"seconds"})
     _require(b, "advance_clock", "seconds")
     seconds = b["seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= 10 * 365 * 86_400:
-        raise InvalidCommand("seconds must be a positive integer (at most ten years)", field="seconds")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not 0 < seconds <= 10 * 365 * 86_400
+    ):
+        raise InvalidCommand(
+            "seconds must be a positive integer (at most ten years)", field="seconds"
+        )
     return AdvanceClock(seconds=seconds)
 
 
 def _p_set_params(b: dict[str, Any]) -> Command:
-    """User form: ``{"type": "set_params", "params": {...overrides...}}`` (resolved by the engine)."""
+    """User form: ``{"type": "set_params", "params": {...overrides...}}``."""
     _check_keys(b, "set_params", {"params"})
     _require(b, "set_params", "params")
     if not isinstance(b["params"], dict):

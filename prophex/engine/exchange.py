@@ -55,9 +55,9 @@ from prophex.engine.settlement import allocate_pro_rata, settlement_value
 from prophex.engine.state import Market, Position, State, canonical_json
 from prophex.errors import (
     AlreadyExists,
-    CoverageCapExceeded,
     ClockError,
     CloseTooLarge,
+    CoverageCapExceeded,
     DuplicateClientOrderId,
     InsufficientBalance,
     InvalidCommand,
@@ -66,7 +66,7 @@ from prophex.errors import (
     PositionTooSmall,
     SlippageExceeded,
 )
-from prophex.money import check_amount, format_usd, ppm_of_up
+from prophex.money import check_amount, format_price, format_usd, ppm_of_up
 from prophex.params import Params, make_params, profile
 
 OTHER = {"A": "B", "B": "A"}
@@ -266,7 +266,15 @@ class Exchange:
                 check_amount(value, field=name)
         tags = {
             key: getattr(c, key)
-            for key in ("question", "cluster", "underlying", "contract_kind", "strike", "direction", "group")
+            for key in (
+                "question",
+                "cluster",
+                "underlying",
+                "contract_kind",
+                "strike",
+                "direction",
+                "group",
+            )
             if getattr(c, key)
         }
         market = Market(
@@ -370,11 +378,12 @@ class Exchange:
         if c.max_avg_price is not None and cost * c.max_avg_price.denominator > (
             c.max_avg_price.numerator * notional
         ):
+            average = format_price(cost, notional)
+            limit = format_price(c.max_avg_price.numerator, c.max_avg_price.denominator)
             raise SlippageExceeded(
-                f"average price {cost / notional:.6f} is above the bound "
-                f"{float(c.max_avg_price):.6f}",
-                average_price=f"{cost / notional:.6f}",
-                bound=f"{float(c.max_avg_price):.6f}",
+                f"average price {average} is above the bound {limit}",
+                average_price=average,
+                bound=limit,
             )
         return OpenPlan(market, c.side, notional, fee, cost, headroom, available)
 
@@ -463,9 +472,7 @@ class Exchange:
 
     def worst_case_shortfall(self, market: Market) -> int:
         vault = self.state.balance(vault_account(market.id))
-        return max(
-            _shortfall(market, side, vault, 0)["shortfall"] for side in ("A", "B")
-        )
+        return max(_shortfall(market, side, vault, 0)["shortfall"] for side in ("A", "B"))
 
     def _check_coverage(self, c: Open, market: Market, notional: int, cost: int) -> None:
         """Coverage-aware cap: the fund must still cover every market's worst case at once."""
@@ -532,10 +539,12 @@ class Exchange:
         proceeds = amm.close_proceeds(market.oi(side), market.oi(OTHER[side]), closing)
         bound = c.min_avg_price
         if bound is not None and proceeds * bound.denominator < bound.numerator * closing:
+            average = format_price(proceeds, closing)
+            limit = format_price(bound.numerator, bound.denominator)
             raise SlippageExceeded(
-                f"average exit price {proceeds / closing:.6f} is below the bound {float(bound):.6f}",
-                average_price=f"{proceeds / closing:.6f}",
-                bound=f"{float(bound):.6f}",
+                f"average exit price {average} is below the bound {limit}",
+                average_price=average,
+                bound=limit,
             )
         cost_part, margin_part = partial_shares(
             position.notional, position.cost_basis, position.margin, closing
@@ -609,7 +618,9 @@ class Exchange:
         """Balance of ``account`` once the postings gathered so far are applied."""
         return self.state.balance(account) + sum(a for n, a in journal.postings if n == account)
 
-    def _pay_profit(self, journal: Journal, market_id: str, wallet: str, profit: int) -> tuple[int, int]:
+    def _pay_profit(
+        self, journal: Journal, market_id: str, wallet: str, profit: int
+    ) -> tuple[int, int]:
         """Pay a profit from the vault; the fund covers any shortfall at once; what the fund
         cannot cover is a recorded haircut. Returns (fund draw, haircut)."""
         vault = vault_account(market_id)

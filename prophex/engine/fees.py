@@ -12,7 +12,7 @@ def trading_fee(notional: int, rules: Rules) -> int:
 
 
 def fee_split(fee: int, rules: Rules) -> tuple[int, int]:
-    """(to insurance fund, to treasury). The fund's share rounds down; the treasury takes the rest."""
+    """(to insurance fund, to treasury): the fund's share rounds down, treasury gets the rest."""
     to_fund = ppm_of_down(fee, rules.fee_to_if_ppm)
     return to_fund, fee - to_fund
 

@@ -55,7 +55,9 @@ class LiquidationIndex:
 
     heaps: dict[str, list[HeapEntry]] = field(default_factory=lambda: {"A": [], "B": []})
 
-    def track(self, side: str, position_id: int, version: int, numerator: int, notional: int) -> None:
+    def track(
+        self, side: str, position_id: int, version: int, numerator: int, notional: int
+    ) -> None:
         """Register the current threshold of a position (skip those that can never liquidate)."""
         if numerator > 0:
             heapq.heappush(self.heaps[side], HeapEntry(numerator, notional, position_id, version))

@@ -83,7 +83,7 @@ class Market:
 
 @dataclass(slots=True)
 class Position:
-    """An isolated position: ``notional`` contracts of $1 face on ``side``, bought for ``cost_basis``.
+    """An isolated position: ``notional`` $1-face contracts on ``side``, bought for ``cost_basis``.
 
     ``margin`` mirrors the balance of ``position:<id>``; the invariant check proves they agree.
     """
@@ -224,8 +224,8 @@ def check_invariants(state: State) -> list[str]:
             entry[1] += min(position.margin, position.cost_basis)
     for market in state.markets.values():
         for side in ("A", "B"):
-            expected = exposure.get((market.id, side), [0, 0])
-            if [market.win_profit[side], market.collectible[side]] != expected:
+            aggregate = exposure.get((market.id, side), [0, 0])
+            if [market.win_profit[side], market.collectible[side]] != aggregate:
                 problems.append(f"{market.id} exposure aggregates on {side} disagree")
     stored_wallets = {k: v for k, v in state.wallet_notional.items() if v}
     if stored_wallets != per_wallet:

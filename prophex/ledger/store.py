@@ -190,7 +190,10 @@ class Store:
                         receipt.kind,
                         canonical_json(to_dict(entry.command)),
                         canonical_json(
-                            {"result": receipt.result, "txns": [t.seq for t in receipt.transactions]}
+                            {
+                                "result": receipt.result,
+                                "txns": [t.seq for t in receipt.transactions],
+                            }
                         ),
                     )
                 )
@@ -199,12 +202,21 @@ class Store:
                     digest = txn_hash(prev, text)
                     market = txn.data.get("market")
                     txn_rows.append(
-                        (txn.seq, seq, txn.kind, market if isinstance(market, str) else None,
-                         entry.sim_time, text, prev, digest)
+                        (
+                            txn.seq,
+                            seq,
+                            txn.kind,
+                            market if isinstance(market, str) else None,
+                            entry.sim_time,
+                            text,
+                            prev,
+                            digest,
+                        )
                     )
                     prev = digest
                     posting_rows.extend(
-                        (txn.seq, i, account, amount) for i, (account, amount) in enumerate(txn.postings)
+                        (txn.seq, i, account, amount)
+                        for i, (account, amount) in enumerate(txn.postings)
                     )
             first, last = entries[0].receipt.command_seq, entries[-1].receipt.command_seq
             sql = self._sql
@@ -265,8 +277,20 @@ class Store:
             conn.exec_driver_sql(
                 sql["positions"],
                 [
-                    (p.id, p.account, p.market, p.side, p.notional, p.cost_basis, p.margin,
-                     p.status, p.opened_at, p.closed_at, p.realized_pnl, p.haircut)
+                    (
+                        p.id,
+                        p.account,
+                        p.market,
+                        p.side,
+                        p.notional,
+                        p.cost_basis,
+                        p.margin,
+                        p.status,
+                        p.opened_at,
+                        p.closed_at,
+                        p.realized_pnl,
+                        p.haircut,
+                    )
                     for p in (positions[i] for i in sorted(state.dirty_positions))
                 ],
             )
@@ -274,8 +298,12 @@ class Store:
             conn.exec_driver_sql(
                 sql["client_orders"],
                 [
-                    (key[0], key[1], state.client_orders[key][0],
-                     canonical_json(state.client_orders[key][1]))
+                    (
+                        key[0],
+                        key[1],
+                        state.client_orders[key][0],
+                        canonical_json(state.client_orders[key][1]),
+                    )
                     for key in sorted(state.dirty_client_orders)
                 ],
             )

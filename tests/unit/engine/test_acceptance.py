@@ -74,7 +74,7 @@ def test_w2_500_notional_moves_odds_to_0_523810_not_55_percent(docs_exchange: Ex
 
 def test_w3_long_a_5x_entry_055_liquidated_at_035() -> None:
     notional, margin = 500 * USD, 100 * USD
-    assert 100 * USD * 5 == notional
+    assert notional == 100 * USD * 5
     cost = 275 * USD  # entry 0.55
     assert liquidation_price(cost, margin, notional) == (175 * USD, 500 * USD)
     assert format_price(175, 500) == "0.350000"
@@ -96,7 +96,7 @@ def test_w4_long_b_3x_liquidated_at_a_0_813333_with_loss_204() -> None:
 
 def test_w5_risk_document_alice_200_at_5x_entry_060_liquidated_at_040() -> None:
     notional, margin, cost = 1_000 * USD, 200 * USD, 600 * USD
-    assert 200 * USD * 5 == notional
+    assert notional == 200 * USD * 5
     num, den = liquidation_price(cost, margin, notional) or (0, 1)
     assert format_price(num, den) == "0.400000"
     assert unrealized_pnl(notional, cost, 4_000 * USD, 6_000 * USD) == -200 * USD

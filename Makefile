@@ -1,0 +1,53 @@
+# Prophex-sim. Every target creates .venv and installs what it needs; nothing by hand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_RUNTIME := $(VENV)/.installed-runtime
+STAMP_DEV     := $(VENV)/.installed-dev
+PIP_FLAGS := --disable-pip-version-check -q
+
+.PHONY: demo test lint bench serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[postgres]'
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@ $(STAMP_RUNTIME)
+
+## demo: the worked examples, a liquidation cascade and a skewed resolution on embedded SQLite
+demo: $(STAMP_RUNTIME)
+	$(BIN)/prophex demo
+
+## serve: the REST API on http://127.0.0.1:8000 (embedded SQLite unless PROPHEX_DATABASE_URL)
+serve: $(STAMP_RUNTIME)
+	$(BIN)/prophex serve
+
+## lint: ruff (lint + format check) and mypy --strict on prophex/
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check prophex tests bench examples
+	$(BIN)/ruff format --check prophex tests bench examples
+	$(BIN)/mypy --strict prophex
+
+## test: lint, then the whole suite on SQLite and on PostgreSQL (when reachable)
+test: lint
+	@$(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; print(conftest.pytest_report_header(None))"
+	$(BIN)/pytest -n 2 --dist loadfile
+
+## bench: measured figures (docs/performance.md explains them)
+bench: $(STAMP_DEV)
+	$(BIN)/prophex bench core --json
+	$(BIN)/prophex bench ledger --json
+	@if $(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; sys.exit(conftest._PG_PROBLEM is not None)"; then \
+		url=$$($(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; print(conftest.create_pg_database())"); \
+		$(BIN)/prophex bench ledger --json --db "$$url"; \
+		$(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; conftest.drop_pg_database('$$url')"; \
+	else echo "PostgreSQL unreachable: skipping the PostgreSQL ledger benchmark"; fi
+	$(BIN)/prophex bench margin --json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis prophex-demo.db* prophex.db*

@@ -154,6 +154,42 @@ def audit_cmd(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command("account-margin")
+def account_margin_cmd(
+    account: Annotated[str, typer.Argument(help="Account whose open positions form the book.")],
+    db: DbOption = None,
+    paths: Annotated[int, typer.Option(min=1_000)] = 200_000,
+    seed: Annotated[int, typer.Option()] = 0,
+    rule: Annotated[str, typer.Option(help="joint (exchange) or sqrt (dashboard).")] = "joint",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Portfolio margin of a live account, beside its isolated margin and full collateral."""
+    from prophex.ledger.store import Store, database_url, make_db_engine
+    from prophex.margin import MarginError
+    from prophex.money import format_usd
+    from prophex.portfolio import account_margin
+
+    engine = make_db_engine(database_url(db))
+    try:
+        state = Store(engine).load_state()
+    finally:
+        engine.dispose()
+    try:
+        figures = account_margin(state, account, paths=paths, seed=seed, rule=rule)
+    except MarginError as error:
+        err_console.print(f"[bold red]error[/] [{error.code}] {error}")
+        raise typer.Exit(2) from None
+    if json_out:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+        return
+    console.print(
+        f"account {account}: {figures['positions']} open positions; isolated margin "
+        f"{format_usd(figures['isolated_margin'])} USD; full collateral "
+        f"{format_usd(figures['max_loss'])} USD; portfolio margin "
+        f"{format_usd(figures['portfolio_margin'])} USD (binding: {figures['binding']})"
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade_cmd(db: DbOption = None) -> None:
     """Apply the Alembic migrations to the database."""

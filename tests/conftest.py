@@ -80,9 +80,8 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def _fresh_pg_database() -> Iterator[str]:
+    """Create a fresh database (or skip/fail loudly when the server is unreachable)."""
     if _PG_PROBLEM is not None:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required but unreachable: {_PG_PROBLEM}")
@@ -92,6 +91,12 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         drop_pg_database(url)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    yield from _fresh_pg_database()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -99,13 +104,5 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
     """Parametrised over both backends: the same test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/prophex.db"  # type: ignore[str-bytes-safe]
-        return
-    if _PG_PROBLEM is not None:
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required but unreachable: {_PG_PROBLEM}")
-        pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
+    else:
+        yield from _fresh_pg_database()

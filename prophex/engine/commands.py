@@ -159,6 +159,9 @@ TYPE_NAMES: dict[type[Any], str] = {cls: name for name, cls in COMMAND_TYPES.ite
 
 _FRACTION_FIELDS = {"max_avg_price", "min_avg_price"}
 
+MARKET_TAGS = ("question", "cluster", "underlying", "contract_kind", "strike", "direction", "group")
+"""Descriptive market fields: shown to traders and used by portfolio margin, never by pricing."""
+
 
 def command_type(command: Command) -> str:
     return TYPE_NAMES[type(command)]
@@ -289,15 +292,7 @@ def _p_create_market(b: dict[str, Any]) -> Command:
     if funding is not None and not isinstance(funding, bool):
         raise InvalidCommand("funding must be true or false", field="funding")
     text = {}
-    for key in (
-        "question",
-        "cluster",
-        "underlying",
-        "contract_kind",
-        "strike",
-        "direction",
-        "group",
-    ):
+    for key in MARKET_TAGS:
         value = b.get(key, CreateMarket.__dataclass_fields__[key].default)
         if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 200:
             raise InvalidCommand(f"{key} must be a short string", field=key)

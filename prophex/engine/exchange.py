@@ -18,6 +18,7 @@ from typing import Any
 from prophex.engine import amm
 from prophex.engine.caps import CapHeadroom, scale_cap
 from prophex.engine.commands import (
+    MARKET_TAGS,
     AddMargin,
     AdvanceClock,
     Close,
@@ -264,19 +265,7 @@ class Exchange:
             value = getattr(c, name)
             if value is not None:
                 check_amount(value, field=name)
-        tags = {
-            key: getattr(c, key)
-            for key in (
-                "question",
-                "cluster",
-                "underlying",
-                "contract_kind",
-                "strike",
-                "direction",
-                "group",
-            )
-            if getattr(c, key)
-        }
+        tags = {key: getattr(c, key) for key in MARKET_TAGS if getattr(c, key)}
         market = Market(
             id=c.market,
             kind=c.kind,

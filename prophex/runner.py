@@ -204,8 +204,8 @@ def liquidation_history(sequencer: Sequencer) -> list[dict[str, Any]]:
     with sequencer.store.engine.connect() as conn:
         rows = conn.execute(query).all()
     out = []
-    for seq, data in rows:
-        record = json.loads(data)
+    for seq, text in rows:
+        record = json.loads(text)["data"]
         out.append(
             {
                 "txn": seq,

@@ -157,7 +157,9 @@ def _replay_and_compare_journal(engine: Engine, store: Store, report: AuditRepor
                 recomputed = txn_hash(prev, text)
                 if row.prev_hash != prev:
                     report.add(f"hash chain broken at transaction {row.seq}")
-                if row.hash != recomputed:
+                if txn_hash(row.prev_hash, row.data) != row.hash:
+                    report.add(f"transaction {row.seq}: stored text does not match its hash")
+                if row.data != text or row.hash != recomputed:
                     report.add(
                         f"transaction {row.seq} differs from its replay (stored hash "
                         f"{row.hash[:12]}, replay {recomputed[:12]})"

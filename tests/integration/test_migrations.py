@@ -1,0 +1,113 @@
+"""Alembic migrations on both backends: up, down, up again, no drift, data kept."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from helpers_db import (
+    PROJECT_TABLES,
+    count_rows,
+    flat,
+    run_cli,
+    stored_digest,
+    table_names,
+)
+from sqlalchemy import Engine, inspect
+
+from prophex.chain.sequencer import Sequencer
+from prophex.engine.commands import Close, CreateMarket, Deposit, Open
+from prophex.engine.state import digest
+from prophex.ledger import migrate, schema
+from prophex.ledger.store import make_db_engine
+from prophex.params import profile
+
+
+def head_revision(engine: Engine) -> str:
+    head = ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def drift(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, schema.metadata))
+
+
+def expected_indexes() -> dict[str, set[str]]:
+    return {
+        table.name: {index.name for index in table.indexes if index.name}
+        for table in schema.metadata.sorted_tables
+    }
+
+
+def test_expected_tables_are_the_nine_of_the_schema() -> None:
+    assert {
+        "blocks", "commands", "transactions", "postings",
+        "balances", "markets", "positions", "client_orders", "meta",
+    } == PROJECT_TABLES  # fmt: skip
+
+
+def test_upgrade_downgrade_upgrade(db_url: str) -> None:
+    engine = make_db_engine(db_url)
+    try:
+        assert table_names(engine) & PROJECT_TABLES == set()
+        migrate.upgrade(engine)
+        assert table_names(engine) == PROJECT_TABLES | {"alembic_version"}
+        assert current_revision(engine) == head_revision(engine)
+        inspector = inspect(engine)
+        for table, indexes in expected_indexes().items():
+            assert {i["name"] for i in inspector.get_indexes(table)} == indexes, table
+        assert drift(engine) == []
+
+        migrate.downgrade(engine, "base")
+        assert table_names(engine) & PROJECT_TABLES == set()
+        assert current_revision(engine) is None
+
+        migrate.upgrade(engine)
+        assert table_names(engine) == PROJECT_TABLES | {"alembic_version"}
+        assert current_revision(engine) == head_revision(engine)
+        assert drift(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_reupgrade_is_a_no_op_that_keeps_the_data(db_url: str) -> None:
+    commands = [
+        Deposit(account="alice", amount=900_000_000),
+        Deposit(account="bob", amount=400_000_000),
+        CreateMarket(market="m1"),
+        Open(account="alice", market="m1", side="A", margin=200_000_000, leverage_centi=300),
+        Open(account="bob", market="m1", side="B", margin=100_000_000, leverage_centi=250),
+        Close(account="alice", position_id=1, notional=150_000_000),
+    ]
+    with Sequencer.open(db_url, profile("launch"), block_size=2) as sequencer:
+        outcomes = sequencer.execute(commands)
+        assert [type(o).__name__ for o in outcomes] == ["Receipt"] * len(commands)
+        expected = digest(sequencer.state)
+    blocks = count_rows(db_url, schema.blocks)
+    rows = count_rows(db_url, schema.commands)
+    assert (blocks, rows) == (4, 7)  # genesis, then three blocks of two commands
+
+    engine = make_db_engine(db_url)
+    try:
+        migrate.upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+        assert drift(engine) == []
+    finally:
+        engine.dispose()
+    cli = run_cli("db", "upgrade", "--db", db_url)
+    assert cli.returncode == 0, cli.stderr
+    assert "is at head" in flat(cli.stdout)
+
+    assert stored_digest(db_url) == expected
+    assert count_rows(db_url, schema.blocks) == blocks
+    assert count_rows(db_url, schema.commands) == rows
+    with Sequencer.open(db_url) as reopened:  # open migrates too, and must keep the state
+        assert digest(reopened.state) == expected

@@ -67,10 +67,11 @@ from prophex.errors import (
     PositionTooSmall,
     SlippageExceeded,
 )
-from prophex.money import check_amount, format_price, format_usd, ppm_of_up
+from prophex.money import MAX_AMOUNT, check_amount, format_price, format_usd, ppm_of_up
 from prophex.params import Params, make_params, profile
 
 OTHER = {"A": "B", "B": "A"}
+_ORDER_TYPES = (Open, Close)
 MAX_FUNDING_INTERVALS_PER_COMMAND = 100_000
 
 
@@ -149,8 +150,10 @@ class Exchange:
 
     @staticmethod
     def _client_key(command: Command) -> tuple[str, str] | None:
-        if isinstance(command, Open | Close) and command.client_order_id is not None:
-            return command.account, command.client_order_id
+        if type(command) in _ORDER_TYPES:
+            order: Open | Close = command  # type: ignore[assignment]
+            if order.client_order_id is not None:
+                return order.account, order.client_order_id
         return None
 
     def _idempotent_replay(self, command: Command, key: tuple[str, str]) -> Receipt:
@@ -192,17 +195,16 @@ class Exchange:
         return position
 
     def cap_headroom(self, account: str, market: Market) -> CapHeadroom:
-        rules = self.state.rules
-        fund = self.state.balance(INSURANCE_FUND)
-        wallet_base = market.wallet_cap if market.wallet_cap is not None else rules.wallet_cap
-        market_base = (
-            market.market_oi_cap if market.market_oi_cap is not None else rules.market_oi_cap
-        )
+        state = self.state
+        rules = state.rules
+        fund = state.balances.get(INSURANCE_FUND, 0)
+        wallet_base = rules.wallet_cap if market.wallet_cap is None else market.wallet_cap
+        market_base = rules.market_oi_cap if market.market_oi_cap is None else market.market_oi_cap
         return CapHeadroom(
-            wallet_cap=scale_cap(wallet_base, fund, rules),
-            wallet_used=self.state.wallet_notional.get((account, market.id), 0),
-            market_cap=scale_cap(market_base, fund, rules),
-            market_used=market.real_oi_a + market.real_oi_b,
+            scale_cap(wallet_base, fund, rules),
+            state.wallet_notional.get((account, market.id), 0),
+            scale_cap(market_base, fund, rules),
+            market.real_oi_a + market.real_oi_b,
         )
 
     # ------------------------------------------------------------------ genesis, params, clock
@@ -333,7 +335,8 @@ class Exchange:
         reported rather than enforced."""
         rules = self.state.rules
         market = self.market(c.market)
-        require_status(c.market, market.status, TRADING, "open a position")
+        if market.status != "open":
+            require_status(c.market, market.status, TRADING, "open a position")
         if c.side not in OTHER:
             raise InvalidCommand("side must be 'A' or 'B'", field="side")
         check_amount(c.margin, field="margin")
@@ -353,13 +356,15 @@ class Exchange:
                 f"{format_usd(rules.min_notional)} USD",
                 field="margin",
             )
-        check_amount(notional, field="notional")
+        if notional > MAX_AMOUNT:
+            check_amount(notional, field="notional")
         fee = trading_fee(notional, rules)
         headroom = self.cap_headroom(c.account, market)
         wallet = wallet_account(c.account)
-        available = self.state.balance(wallet)
-        if enforce:
+        available = self.state.balances.get(wallet, 0)
+        if enforce and available < c.margin + fee:
             self._require_funds(wallet, c.margin + fee, "margin plus opening fee")
+        if enforce:
             headroom.check(notional, check_market=rules.cap_rule == "fixed")
         cost = amm.open_cost(market.oi(c.side), market.oi(OTHER[c.side]), notional)
         if enforce and rules.cap_rule == "coverage":

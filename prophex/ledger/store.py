@@ -214,10 +214,11 @@ class Store:
                         )
                     )
                     prev = digest
-                    posting_rows.extend(
-                        (txn.seq, i, account, amount)
+                    tseq = txn.seq
+                    posting_rows += [
+                        (tseq, i, account, amount)
                         for i, (account, amount) in enumerate(txn.postings)
-                    )
+                    ]
             first, last = entries[0].receipt.command_seq, entries[-1].receipt.command_seq
             sql = self._sql
             conn.exec_driver_sql(sql["blocks"], [(height, first, last, state.time, prev)])

@@ -238,10 +238,16 @@ def _print_figures(figures: dict[str, Any], json_out: bool) -> None:
 
 def _register_subsystems() -> None:
     """Commands of the other subsystems, imported lazily so a broken one cannot break the rest."""
+    from prophex import sweep
     from prophex.margin import cli as margin_cli
+    from prophex.scenarios import bench as scenario_bench
+    from prophex.scenarios import cli as scenario_cli
 
     app.command("margin")(margin_cli.margin_command)
     bench_app.command("margin")(margin_cli.bench_margin_command)
+    app.command("replay")(scenario_cli.replay_command)
+    app.command("sweep")(sweep.sweep_command)
+    bench_app.command("replay")(scenario_bench.bench_replay_command)
 
 
 def main() -> None:

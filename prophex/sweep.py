@@ -44,7 +44,7 @@ class SweepError(ProphexError):
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
-    """``["V=1000,5000", "max_leverage=3,5"]`` -> ``{"virtual_oi": [...], "max_leverage": [...]}``."""
+    """``["V=1000,5000", "max_leverage=3"]`` -> ``{"virtual_oi": [...], "max_leverage": [...]}``."""
     grid: dict[str, list[str]] = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -118,7 +118,7 @@ def execute_dask(tasks: list[Task], address: str) -> list[dict[str, Any]]:
     from dask.distributed import Client
 
     target = "tcp://" + address.removeprefix("dask://").removeprefix("tcp://")
-    with Client(target) as client:
+    with Client(target) as client:  # type: ignore[no-untyped-call]
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         futures = client.map(
             run_chunk, _chunks(tasks, max(1, len(tasks) // (4 * workers))), pure=False

@@ -124,21 +124,23 @@ def _contract_spec(market: Market, hierarchy: Any) -> dict[str, Any]:
         except ValueError:
             strike = 0.0
         if strike > 0 and tags.get("direction") in ("above", "below"):
-            return {**spec, "underlying": tags["underlying"], "strike": strike,
-                    "direction": tags["direction"]}
+            return {
+                **spec,
+                "underlying": tags["underlying"],
+                "strike": strike,
+                "direction": tags["direction"],
+            }
     cluster = tags.get("cluster")
-    if kind == "exclusive" and cluster in hierarchy.clusters and tags.get("group"):
-        if hierarchy.clusters[cluster].model == "exclusive":
-            return {**spec, "cluster": cluster, "group": tags["group"]}
+    exclusive = cluster in hierarchy.clusters and hierarchy.clusters[cluster].model == "exclusive"
+    if kind == "exclusive" and exclusive and tags.get("group"):
+        return {**spec, "cluster": cluster, "group": tags["group"]}
     independent = sorted(c for c, v in hierarchy.clusters.items() if v.model == "independent")
     if not independent:
         raise ValueError("the hierarchy has no cluster for independent events")
     return {**spec, "kind": "independent", "cluster": independent[0]}
 
 
-def correlated_outcomes(
-    markets: list[Market], paths: int, seed: int
-) -> tuple[BoolMatrix, str]:
+def correlated_outcomes(markets: list[Market], paths: int, seed: int) -> tuple[BoolMatrix, str]:
     """``A wins`` per (path, market) from the portfolio-margin scenario paths.
 
     Each market is simulated with the full contract set (so exclusive groups and shared
@@ -191,13 +193,19 @@ def outcome_paths(markets: list[Market], paths: int, seed: int) -> tuple[BoolMat
 # --------------------------------------------------------------------------- statistics
 
 
-def path_totals(wins: BoolMatrix, if_a: list[int], if_b: list[int]) -> NDArray[np.int64]:
-    """Total shortfall per path (exact integers: no float touches the amounts)."""
+def path_totals(
+    wins: BoolMatrix | NDArray[np.int64], if_a: list[int], if_b: list[int]
+) -> NDArray[np.int64]:
+    """Total shortfall per path (exact integers: no float touches the amounts).
+
+    ``wins`` may be given already as int64 (0/1) so repeated calls do not convert it again.
+    """
     a = np.asarray(if_a, dtype=np.int64)
     b = np.asarray(if_b, dtype=np.int64)
     if wins.shape[1] == 0:
         return np.zeros(wins.shape[0], dtype=np.int64)
-    totals: NDArray[np.int64] = wins.astype(np.int64) @ (a - b) + int(b.sum())
+    ones = wins if wins.dtype == np.int64 else wins.astype(np.int64)
+    totals: NDArray[np.int64] = ones @ (a - b) + int(b.sum())
     return totals
 
 
@@ -230,7 +238,11 @@ def _whale(state: State, market: Market, book: Book, extra: int) -> tuple[int, i
 
 
 def _covered(
-    state: State, markets: list[Market], books: list[Book], wins: BoolMatrix, extras: list[int]
+    state: State,
+    markets: list[Market],
+    books: list[Book],
+    wins: NDArray[np.int64],
+    extras: list[int],
 ) -> bool:
     pairs = [_whale(state, m, b, e) for m, b, e in zip(markets, books, extras, strict=True)]
     totals = path_totals(wins, [p[0] for p in pairs], [p[1] for p in pairs])
@@ -300,15 +312,16 @@ def solvency_of_state(state: State, *, paths: int, seed: int) -> dict[str, Any]:
     wins, correlation = outcome_paths(markets, max(paths, 1_000), seed)
     if_a = [r["if_a"]["shortfall"] for r in rows]
     if_b = [r["if_b"]["shortfall"] for r in rows]
-    totals = path_totals(wins, if_a, if_b)
+    ones = wins.astype(np.int64)
+    totals = path_totals(ones, if_a, if_b)
     worst_total = sum(r["worst_case"] for r in rows)
 
     def wallet_ok(cap: int) -> bool:
-        return _covered(state, markets, books, wins, [cap] * len(markets))
+        return _covered(state, markets, books, ones, [cap] * len(markets))
 
     def oi_ok(cap: int) -> bool:
         extras = [max(0, cap - m.real_oi_a - m.real_oi_b) for m in markets]
-        return _covered(state, markets, books, wins, extras)
+        return _covered(state, markets, books, ones, extras)
 
     return {
         "units": "amounts are integer micro-USD; ratios and prices are decimal strings",

@@ -1,0 +1,1 @@
+"""Scenario replay: YAML scenarios driven through the sequencer, with reports and sweeps."""

@@ -1,31 +1,81 @@
 """Position-management behaviours: take profit / stop loss, and topping up margin.
 
-They look at the exchange state at the start of an interval (read-only) and answer with
-commands (``Close``, ``AddMargin``) that go through the sequencer like any user's. Thresholds
-are compared in exact integers: a behaviour is part of a deterministic replay, so a float
-rounding difference must never decide whether a trader exits.
+They read the exchange state (never write it) and answer with commands (``Close``,
+``AddMargin``) that go through the sequencer like any user's.
+
+Each rule is a price level known in advance, like a liquidation price: take profit when the
+mark reaches ``(C + tp*M) / N``, stop out (or top up) when it falls to ``(C - sl*M) / N``, for a
+position of notional N, cost basis C and margin M, compared with the exact spot
+``OI_side / (OI_A + OI_B)``. So, as the engine does for liquidations, every market side keeps
+heaps of levels and an interval only pops the levels the price has crossed, instead of
+scanning every open position. Levels are compared by integer cross-multiplication: a float
+must never decide whether a trader exits. A position that changes (an increase, a partial
+close, added margin, funding) is re-registered from the receipts of its commands.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from prophex.engine.commands import AddMargin, Close, Command
-from prophex.engine.positions import unrealized_pnl
+from prophex.engine.events import Receipt
 from prophex.engine.state import Position, State
+from prophex.errors import ProphexError
 from prophex.scenarios.population import PopulationFlow
 from prophex.scenarios.schema import Exit, TopUp
 
 OTHER = {"A": "B", "B": "A"}
+Snapshot = tuple[int, int, int]  # notional, cost basis, margin
+
+
+class Level:
+    """A price level ``num / den`` ordered ascending (``rising=True``) or descending."""
+
+    __slots__ = ("den", "num", "rising")
+
+    def __init__(self, num: int, den: int, rising: bool) -> None:
+        self.num, self.den, self.rising = num, den, rising
+
+    def __lt__(self, other: Level) -> bool:
+        left, right = self.num * other.den, other.num * self.den
+        return left < right if self.rising else left > right
+
+    def crossed(self, oi_side: int, total: int) -> bool:
+        """Has the spot ``oi_side / total`` reached this level (from below if rising)?"""
+        if self.rising:
+            return oi_side * self.den >= self.num * total
+        return oi_side * self.den <= self.num * total
+
+
+Entry = tuple[Level, int, Snapshot]
+
+
+_RATIOS: dict[str, tuple[int, int]] = {}
+
+
+def _ratio(value: Any) -> tuple[int, int]:
+    """A Decimal ratio of the scenario file as (numerator, denominator), memoised: the same few
+    thresholds are converted for every position."""
+    key = str(value)
+    cached = _RATIOS.get(key)
+    if cached is None:
+        share = Fraction(key)
+        cached = _RATIOS[key] = (share.numerator, share.denominator)
+    return cached
 
 
 @dataclass(slots=True)
 class Manager:
-    """Maps accounts to the exit/top-up behaviour they follow and remembers top-ups done."""
+    """The exit/top-up rules of managed accounts and the heaps of their price levels."""
 
     rules: dict[str, Exit | TopUp] = field(default_factory=dict)
     top_ups: dict[int, int] = field(default_factory=dict)
+    up: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
+    down: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
+    registered: dict[int, Snapshot] = field(default_factory=dict)
 
     @classmethod
     def for_flows(cls, flows: list[PopulationFlow]) -> Manager:
@@ -37,50 +87,87 @@ class Manager:
                     manager.rules[account] = behaviour
         return manager
 
-    def actions(self, state: State, skip_markets: set[str]) -> list[Command]:
-        """Commands the managed traders send now, in a fixed order (market, position id)."""
+    # ------------------------------------------------------------------ registration
+
+    def observe(self, state: State, results: list[Receipt | ProphexError]) -> None:
+        """Re-register the managed positions that the executed commands changed."""
         if not self.rules:
-            return []
-        out: list[Command] = []
-        for market_id in sorted(state.open_in_market):
-            market = state.markets[market_id]
-            if market.status != "open" or market_id in skip_markets:
+            return
+        for result in results:
+            if isinstance(result, ProphexError):
                 continue
-            for position_id in sorted(state.open_in_market[market_id]):
-                position = state.positions[position_id]
-                rule = self.rules.get(position.account)
-                if rule is None:
-                    continue
-                pnl = unrealized_pnl(
-                    position.notional,
-                    position.cost_basis,
-                    market.oi(position.side),
-                    market.oi(OTHER[position.side]),
-                )
-                command = self._decide(rule, position, pnl)
-                if command is not None:
-                    out.append(command)
+            for txn in result.transactions:
+                if txn.kind in ("open", "close", "add_margin"):
+                    self.register(state, int(txn.data["position"]))
+                elif txn.kind == "funding":
+                    for position_id in sorted(state.open_in_market.get(txn.data["market"], ())):
+                        self.register(state, position_id)
+
+    def register(self, state: State, position_id: int) -> None:
+        position = state.positions.get(position_id)
+        if position is None or position.status != "open":
+            return
+        rule = self.rules.get(position.account)
+        if rule is None:
+            return
+        key = (position.market, position.side)
+        snap = (position.notional, position.cost_basis, position.margin)
+        if self.registered.get(position_id) == snap:
+            return
+        self.registered[position_id] = snap
+        n, c, m = snap
+        if isinstance(rule, Exit):
+            if rule.take_profit is not None:
+                a, b = _ratio(rule.take_profit)
+                level = Level(b * c + a * m, b * n, rising=True)
+                heapq.heappush(self.up.setdefault(key, []), (level, position_id, snap))
+            if rule.stop_loss is not None:
+                a, b = _ratio(rule.stop_loss)
+                self._push_down(key, b * c - a * m, b * n, position_id, snap)
+        elif self.top_ups.get(position_id, 0) < rule.max_times:
+            a, b = _ratio(rule.trigger)
+            self._push_down(key, b * c - a * m, b * n, position_id, snap)
+
+    def _push_down(
+        self, key: tuple[str, str], num: int, den: int, pid: int, snap: Snapshot
+    ) -> None:
+        if num > 0:
+            heapq.heappush(self.down.setdefault(key, []), (Level(num, den, False), pid, snap))
+
+    # ------------------------------------------------------------------ decisions
+
+    def actions(self, state: State, skip_markets: set[str]) -> list[Command]:
+        """Commands due now, in a fixed order (market, side, rising levels then falling)."""
+        out: list[Command] = []
+        if not self.rules:
+            return out
+        for key in sorted(self.up.keys() | self.down.keys()):
+            market = state.markets[key[0]]
+            if market.status != "open" or key[0] in skip_markets:
+                continue
+            oi_side = market.oi(key[1])
+            total = oi_side + market.oi(OTHER[key[1]])
+            for heap in (self.up.get(key), self.down.get(key)):
+                while heap and heap[0][0].crossed(oi_side, total):
+                    _, position_id, snap = heapq.heappop(heap)
+                    command = self._due(state, position_id, snap)
+                    if command is not None:
+                        out.append(command)
         return out
 
-    def _decide(self, rule: Exit | TopUp, position: Position, pnl: int) -> Command | None:
-        margin = position.margin
+    def _due(self, state: State, position_id: int, snap: Snapshot) -> Command | None:
+        """The command for a crossed level, or None if the level was stale (the position
+        changed since, and its fresh levels are registered by :meth:`observe`)."""
+        position: Position = state.positions[position_id]
+        current = (position.notional, position.cost_basis, position.margin)
+        if position.status != "open" or snap != current or self.registered.get(position_id) != snap:
+            return None
+        del self.registered[position_id]
+        rule = self.rules[position.account]
         if isinstance(rule, Exit):
-            if rule.take_profit is not None and _at_least(pnl, rule.take_profit, margin):
-                return Close(account=position.account, position_id=position.id)
-            if rule.stop_loss is not None and _at_least(-pnl, rule.stop_loss, margin):
-                return Close(account=position.account, position_id=position.id)
-            return None
-        done = self.top_ups.get(position.id, 0)
-        if done >= rule.max_times or not _at_least(-pnl, rule.trigger, margin):
-            return None
-        amount = int(Fraction(rule.amount) * margin)
+            return Close(account=position.account, position_id=position_id)
+        amount = int(Fraction(rule.amount) * position.margin)
         if amount <= 0:
             return None
-        self.top_ups[position.id] = done + 1
-        return AddMargin(account=position.account, position_id=position.id, amount=amount)
-
-
-def _at_least(value: int, ratio: object, margin: int) -> bool:
-    """``value >= ratio * margin`` exactly (ratio is a Decimal from the scenario file)."""
-    share = Fraction(str(ratio))
-    return value * share.denominator >= share.numerator * margin and value > 0
+        self.top_ups[position_id] = self.top_ups.get(position_id, 0) + 1
+        return AddMargin(account=position.account, position_id=position_id, amount=amount)

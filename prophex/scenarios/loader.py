@@ -42,7 +42,17 @@ def _find_line(lines: dict[Loc, int], loc: Loc) -> int | None:
     return None
 
 
-_TAGS = {"fixed", "uniform", "lognormal", "choice", "hold", "exit", "top_up", "momentum", "contrarian"}
+_TAGS = {
+    "fixed",
+    "uniform",
+    "lognormal",
+    "choice",
+    "hold",
+    "exit",
+    "top_up",
+    "momentum",
+    "contrarian",
+}
 _TAGGED_FIELDS = {"balance", "margin", "leverage"}
 
 

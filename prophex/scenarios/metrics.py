@@ -69,7 +69,9 @@ class Metrics:
             stats = self.markets[market_id] = MarketStats()
         return stats
 
-    def record(self, commands: list[Command], results: list[Receipt | ProphexError], time: int) -> None:
+    def record(
+        self, commands: list[Command], results: list[Receipt | ProphexError], time: int
+    ) -> None:
         """Fold one executed batch into the totals."""
         self.submitted += len(commands)
         for result in results:

@@ -12,10 +12,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from prophex.money import MICRO  # noqa: E402
-from prophex.scenarios.metrics import Metrics  # noqa: E402
+from prophex.money import MICRO
+from prophex.scenarios.metrics import Metrics
 
 MAX_MARKETS_PLOTTED = 12
 
@@ -79,7 +79,9 @@ def shortfall_waterfall(summary: dict[str, Any], path: Path) -> Path:
     for key, value in zip(keys, values, strict=True):
         ax.bar(key.replace("_", "\n"), value, bottom=bottom)
         bottom += value
-    ax.axhline(flow["owed_to_winners"] / MICRO, color="black", linestyle="--", label="owed")
+    owed = flow["owed_to_winners"] / MICRO
+    ax.axhline(owed, color="black", linestyle="--", label="owed to winners")
+    ax.set_ylim(0, max(owed, bottom, 1.0) * 1.1)
     ax.set_ylabel("USD")
     ax.set_title("Shortfall waterfall: who paid the winners")
     ax.legend()

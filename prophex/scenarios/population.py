@@ -9,7 +9,6 @@ the float is a sampling device only, never an amount the engine sees unrounded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,9 +31,13 @@ CENT = MICRO // 100
 
 
 def sample(
-    dist: Fixed | Uniform | LogNormal | Choice, rng: np.random.Generator, n: int, unit: int, step: int
+    dist: Fixed | Uniform | LogNormal | Choice,
+    rng: np.random.Generator,
+    n: int,
+    unit: int,
+    step: int,
 ) -> IntArray:
-    """``n`` draws in integer ``unit``s (micro-USD or hundredths), rounded to multiples of ``step``."""
+    """``n`` draws in integer ``unit``s (micro-USD or hundredths), rounded to ``step``s."""
     if isinstance(dist, Fixed):
         return np.full(n, int(dist.value * unit), dtype=np.int64)
     if isinstance(dist, Choice):
@@ -182,7 +185,3 @@ class PopulationFlow:
 
 def lookbacks(flows: list[PopulationFlow]) -> set[int]:
     return {t.lookback for flow in flows for t in flow.trends.values()}
-
-
-def usd(micro: int) -> Decimal:
-    return Decimal(micro) / MICRO

@@ -10,8 +10,10 @@ of everything a pure function of the scenario and the seed.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,12 +55,17 @@ def scenario_params(scenario: Scenario) -> Params:
     return scenario.params()
 
 
+REPLAY_BLOCK_SIZE = 10_000
+"""A replay submits one batch per stop (thousands of commands on big runs); letting a batch
+be one block means one SQL transaction per stop instead of one per thousand commands."""
+
+
 def open_sequencer(scenario: Scenario, url: str | None) -> Sequencer:
     """A sequencer at genesis with the scenario's parameters: in memory, or on ``url``."""
     params = scenario_params(scenario)
     if url is None:
         return Sequencer.in_memory(params)
-    return Sequencer.open(url, params)
+    return Sequencer.open(url, params, block_size=REPLAY_BLOCK_SIZE)
 
 
 def _micro(value: object) -> int | None:
@@ -105,7 +112,9 @@ class Replay:
         self.manager = Manager.for_flows(self.flows)
         self.metrics = Metrics()
         self.lookbacks = sorted(lookbacks(self.flows))
-        self.steps = [(s.at, i, parse_user_command(s.command)) for i, s in enumerate(scenario.steps)]
+        self.steps = [
+            (s.at, i, parse_user_command(s.command)) for i, s in enumerate(scenario.steps)
+        ]
         self.resolutions = {
             market: (plan.at if plan.at is not None else scenario.duration, plan.outcome)
             for market, plan in scenario.resolution.items()
@@ -121,6 +130,7 @@ class Replay:
             if batch:
                 results = self.sequencer.execute(batch)
                 self.metrics.record(batch, results, t0)
+                self.manager.observe(self.sequencer.state, results)
             self.metrics.sample(self.sequencer.state)
             if progress is not None:
                 progress(t1 if t1 is not None else t0, scenario.duration)
@@ -147,7 +157,7 @@ class Replay:
         resolving = {m for m, (at, _) in self.resolutions.items() if at == t0}
         for market in sorted(resolving):
             outcome = self.resolutions[market][1]
-            batch.append(Void(market) if outcome == "void" else Resolve(market, outcome))  # type: ignore[arg-type]
+            batch.append(Void(market) if outcome == "void" else Resolve(market, outcome))
         if t1 is not None:
             batch += self.manager.actions(state, resolving)
             view = self._view(state, t0, resolving)
@@ -183,6 +193,23 @@ class Replay:
         return (after > before) - (after < before)
 
 
+@contextmanager
+def _relaxed_gc() -> Iterator[None]:
+    """Collect cycles less often during a replay, then restore the previous thresholds.
+
+    A long replay holds hundreds of thousands of long-lived objects (positions, heap entries,
+    samples) and allocates small ones for every command; with the default thresholds the
+    cyclic collector re-traverses the long-lived heap so often that it costs about half of
+    the run. Nothing a replay builds relies on prompt cycle collection.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -195,7 +222,8 @@ def run_scenario(
     owned = sequencer is None
     seq = sequencer if sequencer is not None else open_sequencer(scenario, url)
     try:
-        return Replay(scenario, seq, seed).run(progress)
+        with _relaxed_gc():
+            return Replay(scenario, seq, seed).run(progress)
     finally:
         if owned:
             seq.close()

@@ -180,8 +180,13 @@ def render_markdown(summary: dict[str, Any]) -> str:
     rejected = summary["commands"]["rejected"]
     if rejected:
         lines += ["Rejected commands: " + ", ".join(f"{k} x{v}" for k, v in rejected.items()), ""]
-    lines += ["## Markets", "", "| Market | Status | Price A | Volume | Liquidations | "
-              "Vault shortfall | Fund draw | Haircut |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Markets",
+        "",
+        "| Market | Status | Price A | Volume | Liquidations | "
+        "Vault shortfall | Fund draw | Haircut |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for market_id, data in summary["markets"].items():
         res = data["resolution"] or {}
         status = data["status"] + (f" ({data['outcome']})" if data["outcome"] else "")
@@ -199,7 +204,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_reports(summary: dict[str, Any], result: ReplayResult, out: Path, plots: bool = True) -> list[Path]:
+def write_reports(
+    summary: dict[str, Any], result: ReplayResult, out: Path, plots: bool = True
+) -> list[Path]:
     """Write summary.json, report.md and (optionally) the PNG plots into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "summary.json", out / "report.md"]

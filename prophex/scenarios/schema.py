@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -52,8 +53,19 @@ def _decimal(value: Any) -> Any:
     return value
 
 
-Seconds = Annotated[int, BeforeValidator(_duration), Field(ge=0, le=MAX_SECONDS)]
-PositiveSeconds = Annotated[int, BeforeValidator(_duration), Field(ge=1, le=MAX_SECONDS)]
+_DURATION_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS},
+            {"type": "string", "pattern": _DURATION.pattern},
+        ],
+        "description": "seconds, or a number with a unit: 90s, 30m, 2h, 3d",
+    }
+)
+Seconds = Annotated[int, BeforeValidator(_duration), Field(ge=0, le=MAX_SECONDS), _DURATION_SCHEMA]
+PositiveSeconds = Annotated[
+    int, BeforeValidator(_duration), Field(ge=1, le=MAX_SECONDS), _DURATION_SCHEMA
+]
 Usd = Annotated[Decimal, BeforeValidator(_decimal), Field(gt=0, le=10**9, decimal_places=6)]
 Fraction01 = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, le=1)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -242,6 +254,10 @@ class Arrivals(_Strict):
     orders_per_trader: Annotated[float, Field(gt=0.0, le=100_000.0)] = 1.0
 
 
+def _hold_only() -> list[Hold | Exit | TopUp | Trend]:
+    return [Hold(kind="hold")]
+
+
 class Population(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
     count: Annotated[int, Field(ge=1, le=1_000_000)]
@@ -252,9 +268,7 @@ class Population(_Strict):
     markets: dict[str, Annotated[float, Field(gt=0.0)]] | None = None
     side_bias: dict[str, Probability] = Field(default_factory=dict)
     arrivals: Arrivals = Field(default_factory=Arrivals)
-    behaviours: Annotated[list[Behaviour], Field(min_length=1)] = Field(
-        default_factory=lambda: [Hold(kind="hold")]
-    )
+    behaviours: Annotated[list[Behaviour], Field(min_length=1)] = Field(default_factory=_hold_only)
 
     @field_validator("leverage")
     @classmethod
@@ -297,6 +311,36 @@ class Step(_Strict):
         return value
 
 
+_STEP_SCHEMA = WithJsonSchema(
+    {
+        "type": "object",
+        "description": "a command in the prophex run user form, plus an optional 'at' time",
+        "required": ["type"],
+        "properties": {
+            "at": _DURATION_SCHEMA.json_schema,
+            "type": {
+                "enum": [
+                    "create_market",
+                    "deposit",
+                    "withdraw",
+                    "open",
+                    "close",
+                    "add_margin",
+                    "halt",
+                    "resume",
+                    "resolve",
+                    "void",
+                    "advance_clock",
+                    "set_params",
+                ]
+            },
+        },
+        "additionalProperties": True,
+    }
+)
+ScriptStep = Annotated[Step, _STEP_SCHEMA]
+
+
 class Shock(_Strict):
     """News: from ``at`` (until ``until``) the flow into ``market`` changes side and/or rate."""
 
@@ -331,7 +375,7 @@ class Scenario(_Strict):
     tick: PositiveSeconds = 3_600
     markets: list[MarketSpec] = Field(default_factory=list)
     populations: list[Population] = Field(default_factory=list)
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[ScriptStep] = Field(default_factory=list)
     shocks: list[Shock] = Field(default_factory=list)
     resolution: dict[str, Resolution] = Field(default_factory=dict)
 
@@ -341,7 +385,9 @@ class Scenario(_Strict):
     def market_ids(self) -> list[str]:
         """Markets of the file plus those created by scripted ``create_market`` steps."""
         ids = [m.id for m in self.markets]
-        ids += [str(s.command["market"]) for s in self.steps if s.command["type"] == "create_market"]
+        ids += [
+            str(s.command["market"]) for s in self.steps if s.command["type"] == "create_market"
+        ]
         return ids
 
     @model_validator(mode="after")
@@ -354,9 +400,13 @@ class Scenario(_Strict):
             seen.add(market)
         kinds = {m.id: m.kind for m in self.markets}
         for i, step in enumerate(self.steps):
-            market = step.command.get("market")
-            if step.command["type"] != "create_market" and market is not None and market not in seen:
-                raise _at(("steps", i, "market"), f"unknown market {market!r}")
+            step_market = step.command.get("market")
+            if (
+                step.command["type"] != "create_market"
+                and step_market is not None
+                and step_market not in seen
+            ):
+                raise _at(("steps", i, "market"), f"unknown market {step_market!r}")
             if step.at > self.duration:
                 raise _at(("steps", i, "at"), f"at {step.at} is after the end ({self.duration})")
         names: set[str] = set()

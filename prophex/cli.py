@@ -239,6 +239,8 @@ def _print_figures(figures: dict[str, Any], json_out: bool) -> None:
 def _register_subsystems() -> None:
     """Commands of the other subsystems, imported lazily so a broken one cannot break the rest."""
     from prophex import sweep
+    from prophex.api import bench as api_bench
+    from prophex.api import cli as api_cli
     from prophex.margin import cli as margin_cli
     from prophex.scenarios import bench as scenario_bench
     from prophex.scenarios import cli as scenario_cli
@@ -248,6 +250,8 @@ def _register_subsystems() -> None:
     app.command("replay")(scenario_cli.replay_command)
     app.command("sweep")(sweep.sweep_command)
     bench_app.command("replay")(scenario_bench.bench_replay_command)
+    app.command("serve")(api_cli.serve_command)
+    bench_app.command("api")(api_bench.bench_api_command)
 
 
 def main() -> None:

@@ -8,17 +8,19 @@ Shutdown stops the writer before closing the sequencer, so no block is cut in ha
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prophex.api.batching import BlockResult, BlockWriter
-from prophex.api.deps import AppContext, Ctx
+from prophex.api.deps import AppContext, Ctx, reject_unknown_query
 from prophex.api.errors import PayloadTooLarge, install_error_handlers, problem_response
+from prophex.api.fastpath import OrderFastPath
 from prophex.api.history import History, make_read_engine
 from prophex.api.hub import StreamHub
 from prophex.api.keys import KeyStore
@@ -76,9 +78,7 @@ class BodyLimit:
                 await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(
-            f"request body exceeds {self.limit} bytes", limit=self.limit
-        )
+        error = PayloadTooLarge(f"request body exceeds {self.limit} bytes", limit=self.limit)
         response = problem_response(error, str(scope.get("path", "")))
         await response(scope, receive, send)
 
@@ -125,8 +125,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     chosen = settings if settings is not None else ApiSettings.from_env()
     chosen, generated = chosen.with_admin_key()
     if generated:
-        print(f"prophex: generated admin key (set PROPHEX_ADMIN_KEY to fix it): {chosen.admin_key}",
-              file=sys.stderr, flush=True)
+        print(
+            f"prophex: generated admin key (set PROPHEX_ADMIN_KEY to fix it): {chosen.admin_key}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -148,14 +151,20 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             "problem+json with a stable `code`. See docs/api.md."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = chosen
     install_error_handlers(app)
     for module in (accounts, markets, orders, positions, feeds, fund, admin, stream):
         app.include_router(module.router)
 
-    @app.get("/v1/health", operation_id="health", response_model=Health, responses=problems(),
-             tags=["meta"])
+    @app.get(
+        "/v1/health",
+        operation_id="health",
+        response_model=Health,
+        responses=problems(),
+        tags=["meta"],
+    )
     def health(ctx: Ctx) -> Health:
         with ctx.read() as exchange:
             state = exchange.state
@@ -167,9 +176,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             )
 
     app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    if chosen.order_fast_path:
+        app.add_middleware(OrderFastPath, fastapi_app=app, limit=chosen.max_body_bytes)
     return app
 
 
 def app_from_env() -> FastAPI:
     """``uvicorn prophex.api.app:app_from_env --factory``."""
+    # The block writer thread and the event loop share the GIL; a 1 ms switch interval (default
+    # 5 ms) lets the writer resume promptly after each SQLite call releases it.
+    sys.setswitchinterval(float(os.environ.get("PROPHEX_SWITCH_INTERVAL", "0.001")))
     return create_app(ApiSettings.from_env())

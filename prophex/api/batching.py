@@ -15,9 +15,11 @@ answered by the engine from the stored result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from prophex.api.errors import WriteUnavailable
@@ -59,6 +61,7 @@ class BlockWriter:
         self._task: asyncio.Task[None] | None = None
         self.blocks = 0
         self.commands = 0
+        self.execute_seconds = 0.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="block-writer")
@@ -66,10 +69,8 @@ class BlockWriter:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def submit(self, command: Command) -> Receipt:
@@ -115,9 +116,11 @@ class BlockWriter:
     def _execute(self, commands: list[Command]) -> BlockResult:
         """Runs in a worker thread. Only this writer executes commands, so the state is stable
         between ``execute`` returning and the views being built here."""
+        started = perf_counter()
         sequencer = self.sequencer
         time = sequencer.state.time
         outcomes = sequencer.execute(commands)
+        self.execute_seconds += perf_counter() - started
         txns: list[PublishedTxn] = []
         touched: set[str] = set()
         for outcome in outcomes:

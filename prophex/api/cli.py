@@ -29,6 +29,8 @@ def serve_command(
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=30,
+        access_log=False,
     )
 
 

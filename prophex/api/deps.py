@@ -9,17 +9,17 @@ The rate limiter runs inside authentication so it is charged per key.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from prophex.api.batching import BlockWriter
-from prophex.api.errors import Forbidden, RateLimited, Unauthorized
+from prophex.api.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 from prophex.api.history import History
 from prophex.api.hub import StreamHub
 from prophex.api.keys import KeyStore, admin_matches
@@ -44,9 +44,8 @@ class AppContext:
     @contextmanager
     def read(self) -> Iterator[Exchange]:
         """The engine under the sequencer's lock: a view never spans two blocks."""
-        lock: threading.RLock = self.sequencer._mutex
-        with lock:
-            yield self.sequencer.exchange
+        with self.sequencer.reading() as exchange:
+            yield exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ class Caller:
     key_id: str
 
 
-def context(request: Request) -> AppContext:
+async def context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -63,8 +62,9 @@ def context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(context)]
 
 
-def _charge(ctx: AppContext, identity: str, response: Response) -> None:
+def _charge(ctx: AppContext, identity: str, request: Request, response: Response) -> None:
     decision = ctx.limiter.take(identity)
+    request.state.rate_limit = (decision.limit, decision.remaining)
     if not decision.allowed:
         raise RateLimited(
             f"rate limit of {ctx.limiter.rate:g}/s (burst {ctx.limiter.burst}) exceeded; "
@@ -79,6 +79,7 @@ def _charge(ctx: AppContext, identity: str, response: Response) -> None:
 
 async def trader(
     ctx: Ctx,
+    request: Request,
     response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
@@ -89,19 +90,20 @@ async def trader(
         if admin_matches(credentials.credentials, ctx.settings.admin_key):
             raise Forbidden("the admin key cannot trade; create an account")
         raise Unauthorized("unknown or revoked API key")
-    _charge(ctx, "key:" + record.key_id, response)
+    _charge(ctx, "key:" + record.key_id, request, response)
     return Caller(record.account, record.key_id)
 
 
 async def admin(
     ctx: Ctx,
+    request: Request,
     response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing admin key: send Authorization: Bearer <admin key>")
     if admin_matches(credentials.credentials, ctx.settings.admin_key):
-        _charge(ctx, "admin", response)
+        _charge(ctx, "admin", request, response)
         return
     if ctx.keys.authenticate(credentials.credentials) is not None:
         raise Forbidden("trading keys may not use admin routes")
@@ -111,9 +113,41 @@ async def admin(
 async def anonymous(ctx: Ctx, request: Request, response: Response) -> None:
     """Public routes are limited per client address."""
     host = request.client.host if request.client is not None else "unknown"
-    _charge(ctx, "ip:" + host, response)
+    _charge(ctx, "ip:" + host, request, response)
 
 
 Trader = Annotated[Caller, Depends(trader)]
 Admin = Depends(admin)
 Public = Depends(anonymous)
+
+
+async def reject_unknown_query(request: HTTPConnection) -> None:
+    """Refuse query parameters the route does not declare (a typo such as ``?limt=10`` would
+    otherwise be silently ignored, and the bot would page with the default size)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    keys = request.query_params.keys()
+    repeated = sorted({name for name in keys if len(request.query_params.getlist(name)) > 1})
+    if repeated:
+        raise ValidationFailed(
+            f"query parameter {repeated[0]!r} given more than once", field=repeated[0]
+        )
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise ValidationFailed(
+            f"unknown query parameter {unknown[0]!r}; expected one of {sorted(known)}",
+            field=unknown[0],
+            errors=[{"field": name, "message": "unknown query parameter"} for name in unknown],
+        )
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {str(param.alias) for param in dependant.query_params}
+    for child in dependant.dependencies:
+        names |= _query_names(child)
+    return names

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -66,6 +67,14 @@ class WriteUnavailable(ProphexError):
     title = "The block could not be committed; nothing was written"
 
 
+class InternalError(ProphexError):
+    """Never expected: logged with its traceback; the answer says only that it happened."""
+
+    code = "INTERNAL_ERROR"
+    status = 500
+    title = "Internal error"
+
+
 class RouteNotFound(ProphexError):
     code = "NOT_FOUND"
     status = 404
@@ -87,7 +96,7 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
-def problem_body(error: ProphexError, instance: str) -> dict[str, Any]:
+def problem_body(error: ProphexError, instance: str, status: int | None = None) -> dict[str, Any]:
     """The problem document; extension members never overwrite the standard fields."""
     body: dict[str, Any] = {
         key: _jsonable(val)
@@ -97,7 +106,7 @@ def problem_body(error: ProphexError, instance: str) -> dict[str, Any]:
     body.update(
         type=PROBLEM_TYPE_BASE + error.code.lower().replace("_", "-"),
         title=error.title,
-        status=error.status,
+        status=error.status if status is None else status,
         detail=error.message,
         instance=instance,
         code=error.code,
@@ -106,11 +115,18 @@ def problem_body(error: ProphexError, instance: str) -> dict[str, Any]:
 
 
 def problem_response(
-    error: ProphexError, instance: str, headers: dict[str, str] | None = None
+    error: ProphexError,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    *,
+    status: int | None = None,
 ) -> Response:
-    body = json.dumps(problem_body(error, instance), separators=(",", ":"))
+    document = problem_body(error, instance, status)
     return Response(
-        content=body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+        content=json.dumps(document, separators=(",", ":")),
+        status_code=document["status"],
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
     )
 
 
@@ -126,13 +142,26 @@ def _rate_headers(error: ProphexError) -> dict[str, str]:
     return headers
 
 
+def _quota_headers(request: Request) -> dict[str, str]:
+    """The caller's remaining quota, also on refusals (set by the auth dependency)."""
+    quota = getattr(request.state, "rate_limit", None)
+    if quota is None:
+        return {}
+    return {"X-RateLimit-Limit": str(quota[0]), "X-RateLimit-Remaining": str(quota[1])}
+
+
 async def _on_prophex_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProphexError)
-    return problem_response(exc, request.url.path, _rate_headers(exc))
+    headers = _quota_headers(request) | _rate_headers(exc)
+    return problem_response(exc, request.url.path, headers)
 
 
 def _validation_error(exc: RequestValidationError) -> ProphexError:
-    errors = exc.errors()
+    return validation_problem(list(exc.errors()))
+
+
+def validation_problem(errors: list[Any]) -> ProphexError:
+    """A pydantic error list as our typed error (invalid JSON is 400, anything else 422)."""
     if any(err.get("type") == "json_invalid" for err in errors):
         return MalformedRequest("the request body is not valid JSON")
     issues = [
@@ -150,7 +179,7 @@ def _validation_error(exc: RequestValidationError) -> ProphexError:
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return problem_response(_validation_error(exc), request.url.path)
+    return problem_response(_validation_error(exc), request.url.path, _quota_headers(request))
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
@@ -160,19 +189,37 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         error = RouteNotFound(f"no route {request.url.path}", resource="route")
     elif exc.status_code == 405:
         error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        allowed = ", ".join(allowed_methods(request))
+        return problem_response(error, request.url.path, {"Allow": allowed})
     else:
         error = ProphexError(str(exc.detail))
-        error.status = exc.status_code  # type: ignore[misc]
-    return problem_response(error, request.url.path)
+        return problem_response(
+            error, request.url.path, dict(exc.headers or {}), status=exc.status_code
+        )
+    return problem_response(error, request.url.path, dict(exc.headers or {}))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method documented for the request's path (RFC 9110 ``Allow``), from OpenAPI."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allow_table", None
+    )
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$")
+            table.append((pattern, {method.upper() for method in operations}))
+        request.app.state.allow_table = table
+    methods: set[str] = set()
+    for pattern, found in table:
+        if pattern.match(request.url.path):
+            methods |= found
+    return sorted(methods)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    error = ProphexError("internal error; nothing was acknowledged")
-    error.status = 500  # type: ignore[misc]
-    error.code = "INTERNAL_ERROR"  # type: ignore[misc]
-    error.title = "Internal error"  # type: ignore[misc]
-    return problem_response(error, request.url.path)
+    return problem_response(InternalError("internal error"), request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

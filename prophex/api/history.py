@@ -50,6 +50,13 @@ class TxnRow:
     data: dict[str, Any]
 
 
+def txn_data(text: str) -> dict[str, Any]:
+    """The ``data`` of a journalled transaction (the column holds the hashed canonical text)."""
+    doc: dict[str, Any] = json.loads(text)
+    inner = doc.get("data")
+    return inner if isinstance(inner, dict) and "postings" in doc else doc
+
+
 def parse_cursor(cursor: str | None) -> int:
     """Cursors are decimal sequence numbers; anything else starts from the beginning."""
     if cursor is None or not cursor.isdigit() or len(cursor) > 18:
@@ -75,7 +82,7 @@ class History:
         query = query.order_by(t.c.seq).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [TxnRow(r.seq, r.kind, r.market, r.sim_time, json.loads(r.data)) for r in rows]
+        return [TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_data(r.data)) for r in rows]
 
     def market_events(self, market: str, from_seq: int, limit: int) -> list[TxnRow]:
         """The market's journalled transactions numbered from 1 (the stream's ``seq``)."""
@@ -88,14 +95,10 @@ class History:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [TxnRow(r.seq, r.kind, r.market, r.sim_time, json.loads(r.data)) for r in rows]
+        return [TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_data(r.data)) for r in rows]
 
     def market_counts(self) -> dict[str, int]:
-        query = (
-            select(t.c.market, func.count())
-            .where(t.c.market.is_not(None))
-            .group_by(t.c.market)
-        )
+        query = select(t.c.market, func.count()).where(t.c.market.is_not(None)).group_by(t.c.market)
         with self.engine.connect() as conn:
             return {str(m): int(n) for m, n in conn.execute(query).all()}
 
@@ -119,7 +122,7 @@ class History:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            (int(r.block), TxnRow(r.seq, r.kind, r.market, r.sim_time, json.loads(r.data)))
+            (int(r.block), TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_data(r.data)))
             for r in rows
         ]
 
@@ -129,7 +132,9 @@ class History:
         """(txn_seq, idx, account, amount, kind, market, time) after a (seq, idx) cursor."""
         seq, idx = after
         query = (
-            select(p.c.txn_seq, p.c.idx, p.c.account, p.c.amount, t.c.kind, t.c.market, t.c.sim_time)
+            select(
+                p.c.txn_seq, p.c.idx, p.c.account, p.c.amount, t.c.kind, t.c.market, t.c.sim_time
+            )
             .select_from(p.join(t, t.c.seq == p.c.txn_seq))
             .where(
                 p.c.account.in_(list(accounts)),
@@ -139,7 +144,7 @@ class History:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(query).all()]  # type: ignore[misc]
+            return [tuple(r) for r in conn.execute(query).all()]
 
     def block_height(self) -> int:
         with self.engine.connect() as conn:

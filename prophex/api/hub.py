@@ -76,8 +76,8 @@ class StreamHub:
     def publish(self, txns: list[PublishedTxn], views: dict[str, dict[str, Any]]) -> None:
         """Number and fan out one committed block's market transactions, in journal order."""
         self.snapshots.update(views)
-        for market in views:
-            self.seqs.setdefault(market, 0)
+        for known in views:
+            self.seqs.setdefault(known, 0)
         for item in txns:
             market = txn_market(item.txn.data)
             if market is None:

@@ -1,9 +1,8 @@
 """API keys: high-entropy bearer tokens, stored only as SHA-256 hashes.
 
-A key is shown once, at creation. The table is owned by the API (it is not ledger state and
-is not journalled); it lives on its own ``MetaData`` and is created at start-up with
-``checkfirst`` until it moves into an Alembic migration. SHA-256 without a salt is enough here
-because the tokens carry 256 bits of entropy: there is nothing to brute-force.
+A key is shown once, at creation. The table belongs to the API (it is not ledger state and is
+not journalled); the Alembic migrations create it with the ledger tables. SHA-256 without a
+salt is enough because the tokens carry 256 bits of entropy: there is nothing to brute-force.
 
 Lookups are served from an in-memory map loaded at start-up and updated on every change, so
 authenticating a request never touches the database.
@@ -18,31 +17,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Engine,
-    Index,
-    MetaData,
-    String,
-    Table,
-    select,
-    update,
-)
+from sqlalchemy import Engine, select, update
 
-api_metadata = MetaData()
-
-api_keys = Table(
-    "api_keys",
-    api_metadata,
-    Column("key_hash", String(64), primary_key=True),
-    Column("key_id", String(16), nullable=False, unique=True),
-    Column("account", String(64), nullable=False),
-    Column("label", String(64), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("revoked_at", BigInteger, nullable=True),
-    Index("ix_api_keys_account", "account"),
-)
+from prophex.ledger.schema import api_keys
 
 KEY_PREFIX = "pxk_"
 
@@ -82,7 +59,6 @@ class KeyStore:
 
     def prepare(self) -> None:
         """Create the table if missing and load every key into memory."""
-        api_metadata.create_all(self._engine, checkfirst=True)
         with self._engine.connect() as conn:
             for row in conn.execute(select(api_keys)):
                 self._by_hash[row.key_hash] = KeyRecord(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 USD_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,6})?$"
 PRICE_PATTERN = r"^0?\.[0-9]{1,6}$"
@@ -19,26 +19,33 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Usd = Annotated[
     str,
     Field(
-        pattern=USD_PATTERN, description="USD as a decimal string, at most 6 decimals",
+        pattern=USD_PATTERN,
+        description="USD as a decimal string, at most 6 decimals",
         examples=["100.5"],
     ),
 ]
 Price = Annotated[
     str,
-    Field(pattern=PRICE_PATTERN, description="price in (0, 1) as a decimal string",
-          examples=["0.55"]),
+    Field(
+        pattern=PRICE_PATTERN, description="price in (0, 1) as a decimal string", examples=["0.55"]
+    ),
 ]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, examples=["btc-100k-2026"])]
 Leverage = Annotated[
     str,
-    Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$", description="leverage, e.g. \"3\" or \"2.5\"",
-          examples=["3"]),
+    Field(
+        pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$",
+        description='leverage, e.g. "3" or "2.5"',
+        examples=["3"],
+    ),
 ]
 Side = Literal["A", "B"]
 Cursor = Annotated[
     str | None, Field(description="opaque cursor from a previous page's next_cursor")
 ]
-UsdOut = Annotated[str, Field(description="USD decimal string (may be negative)", examples=["12.5"])]
+UsdOut = Annotated[
+    str, Field(description="USD decimal string (may be negative)", examples=["12.5"])
+]
 PriceOut = Annotated[str, Field(description="price with 6 decimals", examples=["0.500000"])]
 
 
@@ -461,10 +468,33 @@ class ResolveRequest(Request):
     outcome: Literal["A", "B", "UNKNOWN"]
 
 
+Decimalish = Annotated[str, Field(pattern=r"^[0-9]{1,16}(\.[0-9]{1,6})?$")]
+
+
+class ParamsOverrides(Request):
+    """Protocol parameters in human units (USD and rates as decimal strings); omitted ones keep
+    their current value. Validated as a whole by the engine."""
+
+    profile: Literal["launch", "mature", "custom"] | None = None
+    virtual_oi: Decimalish | None = None
+    max_leverage: Decimalish | None = None
+    wallet_cap: Decimalish | None = None
+    market_oi_cap: Decimalish | None = None
+    cap_max_multiplier: StrictInt | None = None
+    cap_rule: Literal["fixed", "coverage"] | None = None
+    if_seed: Decimalish | None = None
+    fee_rate: Decimalish | None = None
+    fee_to_if: Decimalish | None = None
+    liq_penalty_to_if: Decimalish | None = None
+    vault_surplus_to_if: bool | None = None
+    funding_interval_seconds: StrictInt | None = None
+    funding_k: Decimalish | None = None
+    funding_max_rate: Decimalish | None = None
+    min_notional: Decimalish | None = None
+
+
 class ParamsRequest(Request):
-    params: dict[str, str | int | bool] = Field(
-        description="overrides of the parameters in force, in human units"
-    )
+    params: ParamsOverrides
 
 
 class ParamsView(BaseModel):
@@ -473,7 +503,7 @@ class ParamsView(BaseModel):
 
 
 class ClockRequest(Request):
-    seconds: Annotated[int, Field(ge=1, le=366 * 86_400)]
+    seconds: Annotated[StrictInt, Field(ge=1, le=366 * 86_400)]
 
 
 class ClockView(BaseModel):

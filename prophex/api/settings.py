@@ -35,10 +35,11 @@ class ApiSettings:
     rate_limit_burst: int = 400
     max_body_bytes: int = 64 * 1024
     block_max_commands: int = 500
-    block_wait_ms: float = 0.0
+    block_wait_ms: float = 1.0
     heartbeat_seconds: float = 5.0
     stream_queue_limit: int = 20_000
     page_limit_max: int = 500
+    order_fast_path: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:
@@ -51,8 +52,9 @@ class ApiSettings:
             rate_limit_burst=_int("PROPHEX_RATE_LIMIT_BURST", 400),
             max_body_bytes=_int("PROPHEX_MAX_BODY_BYTES", 64 * 1024),
             block_max_commands=_int("PROPHEX_BLOCK_MAX_COMMANDS", 500),
-            block_wait_ms=_float("PROPHEX_BLOCK_WAIT_MS", 0.0),
+            block_wait_ms=_float("PROPHEX_BLOCK_WAIT_MS", 1.0),
             heartbeat_seconds=_float("PROPHEX_HEARTBEAT_SECONDS", 5.0),
+            order_fast_path=os.environ.get("PROPHEX_ORDER_FAST_PATH", "1") != "0",
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]

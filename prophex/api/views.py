@@ -25,7 +25,19 @@ SETTLEMENT_PRICE_A = {"A": (1, 1), "B": (0, 1), "UNKNOWN": (1, 2)}
 
 
 def price(num: int, den: int) -> str:
-    return format_price(num, den) if den else "0.000000"
+    """``num / den`` with 6 decimals, rounded half-even: the same text as
+    :func:`prophex.money.format_price` for non-negative inputs, in integer arithmetic only (it
+    runs several times per order response, and ``Fraction`` is the slow part there)."""
+    if den <= 0:
+        return "0.000000"
+    if num < 0:
+        return format_price(num, den)
+    quotient, remainder = divmod(num * 1_000_000, den)
+    twice = 2 * remainder
+    if twice > den or (twice == den and quotient & 1):
+        quotient += 1
+    whole, frac = divmod(quotient, 1_000_000)
+    return f"{whole}.{frac:06d}"
 
 
 def ratio(num: int, den: int) -> str | None:
@@ -96,7 +108,7 @@ def position_view(state: State, position: Position) -> s.PositionView:
     return s.PositionView(
         id=position.id,
         market=position.market,
-        side=position.side,  # type: ignore[arg-type]
+        side="A" if position.side == "A" else "B",
         status=position.status,
         notional=format_usd(position.notional),
         cost_basis=format_usd(position.cost_basis),

@@ -11,7 +11,8 @@ The API, the CLI and the scenario replayer all write through here; nothing else 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
@@ -95,6 +96,14 @@ class Sequencer:
     @property
     def state(self) -> State:
         return self.exchange.state
+
+    @contextmanager
+    def reading(self) -> Iterator[Exchange]:
+        """The engine, held still: no block is applied while the caller reads, so a view never
+        mixes two blocks (and only committed blocks are ever visible, since ``execute`` holds
+        the same lock until its block is written)."""
+        with self._mutex:
+            yield self.exchange
 
     # ------------------------------------------------------------------ writing
 

@@ -125,6 +125,19 @@ client_orders = Table(
     Column("result", Text, nullable=False),
 )
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("account", String(64), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_api_keys_account", "account"),
+)
+"""API keys (hashes only). Not ledger state and not journalled: replay does not need them."""
+
 meta = Table(
     "meta",
     metadata,

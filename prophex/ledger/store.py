@@ -100,6 +100,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sql = self._prepare()
+        self._head: tuple[int, str] | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -175,8 +176,9 @@ class Store:
     def write_block(self, entries: Sequence[BlockEntry], state: State) -> int:
         """Append one block and the state it produced, atomically. Returns the block height."""
         with self.engine.begin() as conn:
-            height = self.block_height(conn) + 1
-            prev = self.last_hash(conn)
+            if self._head is None:  # only this store writes (the sequencer holds the lock)
+                self._head = (self.block_height(conn), self.last_hash(conn))
+            height, prev = self._head[0] + 1, self._head[1]
             command_rows: list[tuple[Any, ...]] = []
             txn_rows: list[tuple[Any, ...]] = []
             posting_rows: list[tuple[Any, ...]] = []
@@ -228,6 +230,7 @@ class Store:
             if posting_rows:
                 conn.exec_driver_sql(sql["postings"], posting_rows)
             self._write_state(conn, state, height, prev)
+        self._head = (height, prev)
         clear_dirty(state)
         return height
 

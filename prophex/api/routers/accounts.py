@@ -95,7 +95,9 @@ def _ledger_cursor(cursor: str | None) -> tuple[int, int]:
     response_model=s.LedgerPage,
     responses=problems(401),
 )
-def get_ledger(ctx: Ctx, caller: Trader, cursor: CursorQ = None, limit: Limit = 100) -> s.LedgerPage:
+def get_ledger(
+    ctx: Ctx, caller: Trader, cursor: CursorQ = None, limit: Limit = 100
+) -> s.LedgerPage:
     """Every posting to the wallet and to the account's position margin accounts, oldest first."""
     with ctx.read() as exchange:
         accounts = [wallet_account(caller.account)] + [
@@ -104,7 +106,12 @@ def get_ledger(ctx: Ctx, caller: Trader, cursor: CursorQ = None, limit: Limit = 
     rows = ctx.history.postings(accounts, _ledger_cursor(cursor), limit)
     items = [
         s.LedgerEntry(
-            txn_seq=seq, idx=idx, time=time, kind=kind, market=market, ledger_account=acct,
+            txn_seq=seq,
+            idx=idx,
+            time=time,
+            kind=kind,
+            market=market,
+            ledger_account=acct,
             amount=format_usd(amount),
         )
         for seq, idx, acct, amount, kind, market, time in rows
@@ -133,7 +140,9 @@ def list_settlements(
         rows = ctx.history.transactions(("resolve", "void"), None, after, 200)
         exhausted = len(rows) < 200
         for row in rows:
-            items.extend(views.settlements_for(row.seq, row.time, row.kind, row.data, caller.account))
+            items.extend(
+                views.settlements_for(row.seq, row.time, row.kind, row.data, caller.account)
+            )
             after = row.seq
             if len(items) >= limit:
                 exhausted = False
@@ -147,7 +156,9 @@ def list_settlements(
 def list_keys(ctx: Ctx, caller: Trader) -> s.KeyList:
     return s.KeyList(
         items=[
-            s.KeyInfo(key_id=r.key_id, label=r.label, created_at=r.created_at, revoked_at=r.revoked_at)
+            s.KeyInfo(
+                key_id=r.key_id, label=r.label, created_at=r.created_at, revoked_at=r.revoked_at
+            )
             for r in ctx.keys.keys_of(caller.account)
         ]
     )
@@ -182,6 +193,8 @@ async def revoke_key(
     if record is None:
         raise NotFound(f"no key {key_id!r} for this account", resource="key")
     return s.KeyInfo(
-        key_id=record.key_id, label=record.label, created_at=record.created_at,
+        key_id=record.key_id,
+        label=record.label,
+        created_at=record.created_at,
         revoked_at=record.revoked_at,
     )

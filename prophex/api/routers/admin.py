@@ -18,15 +18,19 @@ from prophex.engine.commands import SetParams
 from prophex.money import format_usd
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
-MarketId = Annotated[str, Path(max_length=64)]
+MarketId = Annotated[str, Path(pattern=s.NAME_PATTERN)]
 
 
-async def _market_action(ctx: Ctx, action: str, market_id: str, /, **extra: Any) -> s.AdminMarketResult:
+async def _market_action(
+    ctx: Ctx, action: str, market_id: str, /, **extra: Any
+) -> s.AdminMarketResult:
     receipt = await ctx.writer.submit(user_command(action, market=market_id, **extra))
     resolution = None
     for txn in receipt.transactions:
         if txn.kind in ("resolve", "void"):
-            resolution = views.resolution_event(txn.seq, ctx.sequencer.state.time, txn.kind, txn.data)
+            resolution = views.resolution_event(
+                txn.seq, ctx.sequencer.state.time, txn.kind, txn.data
+            )
     view = s.MarketView.model_validate(ctx.hub.snapshots[market_id])
     return s.AdminMarketResult(command_seq=receipt.command_seq, market=view, resolution=resolution)
 
@@ -87,7 +91,9 @@ async def void(ctx: Ctx, market_id: MarketId) -> s.AdminMarketResult:
 
 
 @router.get(
-    "/params", operation_id="admin_get_params", response_model=s.ParamsView,
+    "/params",
+    operation_id="admin_get_params",
+    response_model=s.ParamsView,
     responses=problems(401, 403),
 )
 def get_params(ctx: Ctx) -> s.ParamsView:
@@ -103,7 +109,8 @@ def get_params(ctx: Ctx) -> s.ParamsView:
 )
 async def set_params(ctx: Ctx, body: s.ParamsRequest) -> s.ParamsView:
     """Override parameters in force (validated as a whole; the profile becomes custom)."""
-    receipt = await ctx.writer.submit(SetParams(params=dict(body.params)))
+    overrides = body.params.model_dump(exclude_none=True)
+    receipt = await ctx.writer.submit(SetParams(params=overrides))
     return s.ParamsView(command_seq=receipt.command_seq, params=receipt.result["params"])
 
 

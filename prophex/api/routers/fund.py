@@ -48,8 +48,12 @@ def list_fund_flows(ctx: Ctx, cursor: CursorQ = None, limit: Limit = 100) -> s.F
     rows = ctx.history.postings([INSURANCE_FUND], after, limit)
     items = [
         s.FundFlow(
-            txn_seq=seq, time=time, kind=kind, market=market,
-            direction="inflow" if amount > 0 else "draw", amount=format_usd(abs(amount)),
+            txn_seq=seq,
+            time=time,
+            kind=kind,
+            market=market,
+            direction="inflow" if amount > 0 else "draw",
+            amount=format_usd(abs(amount)),
         )
         for seq, _idx, _acct, amount, kind, market, time in rows
     ]

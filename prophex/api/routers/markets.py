@@ -12,9 +12,10 @@ from prophex.api.deps import Ctx, Public
 from prophex.api.history import parse_cursor
 from prophex.api.routers.common import CursorQ, Limit, problems
 from prophex.errors import NotFound
+from prophex.money import format_usd
 
 router = APIRouter(prefix="/v1", tags=["markets"], dependencies=[Public])
-MarketId = Annotated[str, Path(max_length=64)]
+MarketId = Annotated[str, Path(pattern=s.NAME_PATTERN)]
 
 PRICE_SEMANTICS = (
     "One point per block in which the market's open interest changed (an open, a close or a "
@@ -30,9 +31,7 @@ PRICE_SEMANTICS = (
 )
 def list_markets(
     ctx: Ctx,
-    status: Annotated[
-        Literal["open", "halted", "resolved", "voided"] | None, Query()
-    ] = None,
+    status: Annotated[Literal["open", "halted", "resolved", "voided"] | None, Query()] = None,
     cluster: Annotated[str | None, Query(max_length=200)] = None,
     cursor: CursorQ = None,
     limit: Limit = 100,
@@ -87,8 +86,8 @@ def get_price_history(
                 time=row.time,
                 price_a=views.price(oi_a, oi_a + oi_b),
                 price_b=views.price(oi_b, oi_a + oi_b),
-                oi_a=views.format_usd(oi_a),
-                oi_b=views.format_usd(oi_b),
+                oi_a=format_usd(oi_a),
+                oi_b=format_usd(oi_b),
             )
         )
     return s.PriceHistory(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from prophex.api import schemas as s
 from prophex.api import views
-from prophex.api.deps import Ctx, Trader
+from prophex.api.deps import AppContext, Caller, Ctx, Trader
 from prophex.api.routers.common import problems, user_command
 from prophex.engine.commands import Open
 from prophex.engine.events import Receipt, wallet_account
@@ -31,13 +31,19 @@ def _main_txn_data(receipt: Receipt, kind: str) -> dict[str, Any] | None:
     return next((t.data for t in receipt.transactions if t.kind == kind), None)
 
 
-@router.post("/quote", operation_id="quote", response_model=s.Quote, responses=problems(401, 404, 409))
+@router.post(
+    "/quote", operation_id="quote", response_model=s.Quote, responses=problems(401, 404, 409)
+)
 def quote(ctx: Ctx, caller: Trader, body: s.QuoteRequest) -> s.Quote:
     """Price an order without changing anything: fee, average, pre/post-trade price, the
     liquidation price of the resulting position, cap headroom and whether it would pass."""
     command = user_command(
-        "open", account=caller.account, market=body.market, side=body.side,
-        margin=body.margin, leverage=body.leverage,
+        "open",
+        account=caller.account,
+        market=body.market,
+        side=body.side,
+        margin=body.margin,
+        leverage=body.leverage,
     )
     assert isinstance(command, Open)
     with ctx.read() as exchange:
@@ -46,7 +52,9 @@ def quote(ctx: Ctx, caller: Trader, body: s.QuoteRequest) -> s.Quote:
         try:
             exchange.plan_open(command, enforce=True)
         except ProphexError as error:
-            rejection = s.QuoteRejection(code=error.code, detail=error.message, details=error.details)
+            rejection = s.QuoteRejection(
+                code=error.code, detail=error.message, details=error.details
+            )
         state = exchange.state
         market = plan.market
         oi_side, oi_other = market.oi(plan.side), market.oi(views.OTHER[plan.side])
@@ -69,7 +77,9 @@ def quote(ctx: Ctx, caller: Trader, body: s.QuoteRequest) -> s.Quote:
             cost=format_usd(plan.cost),
             average_price=views.price(plan.cost, plan.notional),
             pre_trade_price=views.price(oi_side, oi_side + oi_other),
-            post_trade_price=views.price(oi_side + plan.notional, oi_side + oi_other + plan.notional),
+            post_trade_price=views.price(
+                oi_side + plan.notional, oi_side + oi_other + plan.notional
+            ),
             liquidation_price=None if liq is None else views.price(*liq),
             balance_required=format_usd(command.margin + plan.fee),
             balance_available=format_usd(state.balance(wallet_account(caller.account))),
@@ -94,13 +104,16 @@ def order_result(
     price_a = price_b = None
     if data is not None:
         total = int(data["oi_a"]) + int(data["oi_b"])
-        price_a, price_b = views.price(int(data["oi_a"]), total), views.price(int(data["oi_b"]), total)
+        price_a, price_b = (
+            views.price(int(data["oi_a"]), total),
+            views.price(int(data["oi_b"]), total),
+        )
     return s.OrderResult(
         command_seq=receipt.command_seq,
         duplicate=receipt.duplicate,
         client_order_id=client_order_id,
         market=market,
-        side=side,  # type: ignore[arg-type]
+        side="A" if side == "A" else "B",
         position_id=int(r["position_id"]),
         notional=format_usd(int(r["notional"])),
         cost=format_usd(int(r["cost"])),
@@ -119,7 +132,9 @@ def order_result(
 
 
 @router.post(
-    "/orders", operation_id="open_order", response_model=s.OrderResult,
+    "/orders",
+    operation_id="open_order",
+    response_model=s.OrderResult,
     responses=problems(401, 404, 409),
 )
 async def open_order(ctx: Ctx, caller: Trader, body: s.OrderRequest) -> s.OrderResult:
@@ -128,9 +143,19 @@ async def open_order(ctx: Ctx, caller: Trader, body: s.OrderRequest) -> s.OrderR
     With ``client_order_id`` a retry is safe: the same request returns the original result with
     ``duplicate: true`` and writes nothing; the same id with a different request is a 409.
     """
+    return await execute_order(ctx, caller, body)
+
+
+async def execute_order(ctx: AppContext, caller: Caller, body: s.OrderRequest) -> s.OrderResult:
+    """The order path shared by the route and the ASGI fast path (see ``fastpath``)."""
     command = user_command(
-        "open", account=caller.account, market=body.market, side=body.side, margin=body.margin,
-        leverage=body.leverage, max_avg_price=body.max_avg_price,
+        "open",
+        account=caller.account,
+        market=body.market,
+        side=body.side,
+        margin=body.margin,
+        leverage=body.leverage,
+        max_avg_price=body.max_avg_price,
         client_order_id=body.client_order_id,
     )
     receipt = await ctx.writer.submit(command)

@@ -85,8 +85,12 @@ async def close_position(
 ) -> s.CloseResult:
     """Close all (no ``notional``) or part of a position at the curve-average exit price."""
     command = user_command(
-        "close", account=caller.account, position_id=position_id, notional=body.notional,
-        min_avg_price=body.min_avg_price, client_order_id=body.client_order_id,
+        "close",
+        account=caller.account,
+        position_id=position_id,
+        notional=body.notional,
+        min_avg_price=body.min_avg_price,
+        client_order_id=body.client_order_id,
     )
     receipt = await ctx.writer.submit(command)
     r = receipt.result

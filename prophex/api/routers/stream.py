@@ -54,10 +54,10 @@ class _Session:
         if kind == "_resync":
             await self.replay(message["market"], message["from_seq"])
             return
-        market = message.get("market")
+        market = str(message.get("market", ""))
         if kind == "snapshot":
             self.last_sent[market] = message["seq"]
-        elif market is not None and "seq" in message:
+        elif market and "seq" in message:
             if message["seq"] <= self.last_sent.get(market, 0) or market not in self.sub.markets:
                 return
             self.last_sent[market] = message["seq"]
@@ -115,7 +115,9 @@ class _Session:
         elif op == "resync":
             market, from_seq = message.get("market"), message.get("from_seq")
             if market not in hub.snapshots or not isinstance(from_seq, int) or from_seq < 1:
-                self.sub.push(_error("VALIDATION_ERROR", "resync needs a known market and from_seq >= 1"))
+                self.sub.push(
+                    _error("VALIDATION_ERROR", "resync needs a known market and from_seq >= 1")
+                )
                 return
             self.sub.markets.add(market)
             self.sub.push({"type": "_resync", "market": market, "from_seq": from_seq})

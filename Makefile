@@ -36,7 +36,9 @@ lint: $(STAMP_DEV)
 ## test: lint, then the whole suite on SQLite and on PostgreSQL (when reachable)
 test: lint
 	@$(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; print(conftest.pytest_report_header(None))"
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration/api/test_api_schemathesis.py
+	# schemathesis expands one test per API operation only without xdist: run it on its own
+	$(BIN)/pytest tests/integration/api/test_api_schemathesis.py
 
 ## bench: measured figures (docs/performance.md explains them)
 bench: $(STAMP_DEV)

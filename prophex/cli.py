@@ -38,7 +38,7 @@ DbOption = Annotated[
 
 
 def fail(error: ProphexError, code: int = 2) -> None:
-    err_console.print(f"[bold red]error[/] [{error.code}] {error.message}")
+    err_console.print(f"[bold red]error[/] [{error.code}] {error.message}", soft_wrap=True)
     raise typer.Exit(code)
 
 

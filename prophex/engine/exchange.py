@@ -49,7 +49,7 @@ from prophex.engine.events import (
 )
 from prophex.engine.fees import fee_split, penalty_split, trading_fee
 from prophex.engine.funding import funding_rate_ppm, paying_side
-from prophex.engine.liquidation import is_liquidatable
+from prophex.engine.liquidation import HeapEntry, is_liquidatable
 from prophex.engine.markets import SETTLEABLE, TRADING, TRANSITIONS, require_status
 from prophex.engine.positions import partial_shares
 from prophex.engine.settlement import allocate_pro_rata, settlement_value
@@ -505,13 +505,27 @@ class Exchange:
     def _reindex(self, market: Market, position: Position) -> None:
         position.version += 1
         self.state.dirty_positions.add(position.id)
-        market.liquidations.track(
+        index = market.liquidations
+        index.track(
             position.side,
             position.id,
             position.version,
             position.cost_basis - position.margin,
             position.notional,
         )
+        if len(index.heaps[position.side]) > len(self.state.open_in_market[market.id]) + 64:
+            self._compact(market, position.side)
+
+    def _compact(self, market: Market, side: str) -> None:
+        """Stale heap entries are skipped lazily; rebuilding once they outnumber the live
+        positions keeps each heap O(open positions), at amortised O(1) per update."""
+        positions = self.state.positions
+        fresh = [
+            HeapEntry(p.cost_basis - p.margin, p.notional, p.id, p.version)
+            for p in (positions[i] for i in self.state.open_in_market[market.id])
+            if p.side == side and p.cost_basis > p.margin
+        ]
+        market.liquidations.rebuild(side, fresh)
 
     # ------------------------------------------------------------------ closing and margin
 

@@ -62,6 +62,11 @@ class LiquidationIndex:
         if numerator > 0:
             heapq.heappush(self.heaps[side], HeapEntry(numerator, notional, position_id, version))
 
+    def rebuild(self, side: str, entries: list[HeapEntry]) -> None:
+        """Replace a side's heap with fresh entries, dropping the stale ones it accumulated."""
+        heapq.heapify(entries)
+        self.heaps[side] = entries
+
     def top(self, side: str) -> HeapEntry | None:
         heap = self.heaps[side]
         return heap[0] if heap else None

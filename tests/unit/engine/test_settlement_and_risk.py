@@ -275,3 +275,30 @@ def test_coverage_cap_rule_refuses_what_the_fund_could_not_cover() -> None:
         exchange.apply(Open("t", "m", "A", 250 * USD, 300))
     assert getattr(refused.value, "code", "") == "COVERAGE_CAP_EXCEEDED"
     assert digest(exchange.state) == before
+
+
+def test_liquidation_heap_is_compacted_and_still_exact() -> None:
+    """Every margin top-up pushes a fresh heap entry; stale ones are compacted away, and the
+    position is still liquidated exactly when its loss reaches its (larger) margin."""
+    exchange = Exchange.create(profile("mature", wallet_cap=50_000, fee_rate=0))
+    exchange.apply(CreateMarket(market="m"))
+    exchange.apply(Deposit("t", 5_000 * USD))
+    exchange.apply(Deposit("whale", 40_000 * USD))
+    pid = exchange.apply(Open("t", "m", "A", 100 * USD, 2_000)).result["position_id"]
+    for _ in range(300):
+        exchange.apply(AddMargin("t", pid, 1 * USD))
+    heap = exchange.state.markets["m"].liquidations.heaps["A"]
+    assert len(heap) <= 1 + 64  # bounded by the open positions, not by the update count
+    position = exchange.state.positions[pid]
+    assert position.margin == 400 * USD
+    # (C - M) / N is the liquidation price: push A just above it, then just below it.
+    market = exchange.state.markets["m"]
+    while True:
+        receipt = exchange.apply(Open("whale", "m", "B", 20 * USD, 100))
+        if position.status != "open":
+            break
+        threshold = (position.cost_basis - position.margin) * (market.oi("A") + market.oi("B"))
+        assert threshold < market.oi("A") * position.notional  # healthy while above it
+    liquidation = next(t.data for t in receipt.transactions if t.kind == "liquidation")
+    assert liquidation["seized_margin"] == 400 * USD
+    assert check_invariants(exchange.state) == []

@@ -20,7 +20,8 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -86,9 +87,245 @@ class _Config:
         key = {"none": None, "key": self.api_key, "admin": self.admin_key}[auth]
         return {} if key is None else {"Authorization": f"Bearer {key}"}
 
+    def attempts(self, call: Call[Any]) -> int:
+        return self.retries + 1 if call.idempotent else 1
+
+    def options(self, call: Call[Any]) -> dict[str, Any]:
+        """Keyword arguments of ``httpx`` ``request`` for ``call``."""
+        return {
+            "params": _clean(call.params),
+            "json": call.json,
+            "headers": self.headers(call.auth),
+        }
+
     def ws_url(self) -> str:
         url = self.base_url.replace("https://", "wss://").replace("http://", "ws://")
         return url + "/v1/stream"
+
+
+@dataclass(frozen=True)
+class Call(Generic[M]):
+    """One request to send: what it hits, how it authenticates, what it answers with, and
+    whether it may be retried (reads and orders carrying a client_order_id)."""
+
+    method: str
+    path: str
+    model: type[M]
+    auth: Auth
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    idempotent: bool = False
+
+
+def _page(cursor: str | None, limit: int, **filters: Any) -> dict[str, Any]:
+    return {**filters, "cursor": cursor, "limit": limit}
+
+
+def _read(path: str, model: type[M], auth: Auth, params: dict[str, Any] | None = None) -> Call[M]:
+    """A GET: safe to retry."""
+    return Call("GET", path, model, auth, params=params, idempotent=True)
+
+
+class _Requests:
+    """Each endpoint's request, described once for both clients. Arguments that must be
+    stable across retries (a generated client_order_id) are fixed here, once per call."""
+
+    @staticmethod
+    def health() -> Call[s.Health]:
+        return _read("/v1/health", s.Health, "none")
+
+    @staticmethod
+    def create_account(label: str) -> Call[s.AccountCreated]:
+        return Call("POST", "/v1/accounts", s.AccountCreated, "none", json={"label": label})
+
+    @staticmethod
+    def account() -> Call[s.AccountView]:
+        return _read("/v1/account", s.AccountView, "key")
+
+    @staticmethod
+    def deposit(amount: str) -> Call[s.BalanceChange]:
+        return Call("POST", "/v1/account/deposit", s.BalanceChange, "key", {"amount": amount})
+
+    @staticmethod
+    def withdraw(amount: str) -> Call[s.BalanceChange]:
+        return Call("POST", "/v1/account/withdraw", s.BalanceChange, "key", {"amount": amount})
+
+    @staticmethod
+    def ledger(cursor: str | None, limit: int) -> Call[s.LedgerPage]:
+        return _read("/v1/account/ledger", s.LedgerPage, "key", _page(cursor, limit))
+
+    @staticmethod
+    def settlements(cursor: str | None, limit: int) -> Call[s.SettlementPage]:
+        return _read("/v1/account/settlements", s.SettlementPage, "key", _page(cursor, limit))
+
+    @staticmethod
+    def keys() -> Call[s.KeyList]:
+        return _read("/v1/account/keys", s.KeyList, "key")
+
+    @staticmethod
+    def create_key(label: str) -> Call[s.KeyCreated]:
+        return Call("POST", "/v1/account/keys", s.KeyCreated, "key", json={"label": label})
+
+    @staticmethod
+    def revoke_key(key_id: str) -> Call[s.KeyInfo]:
+        return Call("DELETE", f"/v1/account/keys/{key_id}", s.KeyInfo, "key", idempotent=True)
+
+    @staticmethod
+    def markets(
+        status: str | None, cluster: str | None, cursor: str | None, limit: int
+    ) -> Call[s.MarketPage]:
+        return _read(
+            "/v1/markets",
+            s.MarketPage,
+            "none",
+            _page(cursor, limit, status=status, cluster=cluster),
+        )
+
+    @staticmethod
+    def market(market_id: str) -> Call[s.MarketView]:
+        return _read(f"/v1/markets/{market_id}", s.MarketView, "none")
+
+    @staticmethod
+    def prices(market_id: str, cursor: str | None, limit: int) -> Call[s.PriceHistory]:
+        return _read(
+            f"/v1/markets/{market_id}/prices", s.PriceHistory, "none", _page(cursor, limit)
+        )
+
+    @staticmethod
+    def quote(market: str, side: str, margin: str, leverage: str) -> Call[s.Quote]:
+        body = {"market": market, "side": side, "margin": margin, "leverage": leverage}
+        return Call("POST", "/v1/quote", s.Quote, "key", json=body, idempotent=True)
+
+    @staticmethod
+    def open_order(
+        market: str,
+        side: str,
+        margin: str,
+        leverage: str,
+        max_avg_price: str | None,
+        client_order_id: str | None,
+    ) -> Call[s.OrderResult]:
+        body = {
+            "market": market,
+            "side": side,
+            "margin": margin,
+            "leverage": leverage,
+            "max_avg_price": max_avg_price,
+            "client_order_id": client_order_id or new_client_order_id(),
+        }
+        return Call("POST", "/v1/orders", s.OrderResult, "key", _drop_none(body), idempotent=True)
+
+    @staticmethod
+    def order(client_order_id: str) -> Call[s.OrderLookup]:
+        return _read(f"/v1/orders/{client_order_id}", s.OrderLookup, "key")
+
+    @staticmethod
+    def positions(
+        status: str, market: str | None, cursor: str | None, limit: int
+    ) -> Call[s.PositionPage]:
+        return _read(
+            "/v1/positions",
+            s.PositionPage,
+            "key",
+            _page(cursor, limit, status=status, market=market),
+        )
+
+    @staticmethod
+    def position(position_id: int) -> Call[s.PositionView]:
+        return _read(f"/v1/positions/{position_id}", s.PositionView, "key")
+
+    @staticmethod
+    def close_position(
+        position_id: int,
+        notional: str | None,
+        min_avg_price: str | None,
+        client_order_id: str | None,
+    ) -> Call[s.CloseResult]:
+        body = {
+            "notional": notional,
+            "min_avg_price": min_avg_price,
+            "client_order_id": client_order_id or new_client_order_id(),
+        }
+        return Call(
+            "POST",
+            f"/v1/positions/{position_id}/close",
+            s.CloseResult,
+            "key",
+            _drop_none(body),
+            idempotent=True,
+        )
+
+    @staticmethod
+    def add_margin(position_id: int, amount: str) -> Call[s.AddMarginResult]:
+        return Call(
+            "POST",
+            f"/v1/positions/{position_id}/margin",
+            s.AddMarginResult,
+            "key",
+            {"amount": amount},
+        )
+
+    @staticmethod
+    def trades(market: str | None, cursor: str | None, limit: int) -> Call[s.TradePage]:
+        return _read("/v1/feeds/trades", s.TradePage, "none", _page(cursor, limit, market=market))
+
+    @staticmethod
+    def liquidations(market: str | None, cursor: str | None, limit: int) -> Call[s.LiquidationPage]:
+        return _read(
+            "/v1/feeds/liquidations", s.LiquidationPage, "none", _page(cursor, limit, market=market)
+        )
+
+    @staticmethod
+    def resolutions(market: str | None, cursor: str | None, limit: int) -> Call[s.ResolutionPage]:
+        return _read(
+            "/v1/feeds/resolutions", s.ResolutionPage, "none", _page(cursor, limit, market=market)
+        )
+
+    @staticmethod
+    def insurance_fund() -> Call[s.FundView]:
+        return _read("/v1/insurance-fund", s.FundView, "none")
+
+    @staticmethod
+    def fund_flows(cursor: str | None, limit: int) -> Call[s.FundFlowPage]:
+        return _read("/v1/insurance-fund/flows", s.FundFlowPage, "none", _page(cursor, limit))
+
+    @staticmethod
+    def admin_create_market(market: str, fields: dict[str, Any]) -> Call[s.AdminMarketResult]:
+        body = {"market": market, **fields}
+        return Call("POST", "/v1/admin/markets", s.AdminMarketResult, "admin", body)
+
+    @staticmethod
+    def admin_market(
+        market_id: str, action: str, body: dict[str, Any] | None = None
+    ) -> Call[s.AdminMarketResult]:
+        path = f"/v1/admin/markets/{market_id}/{action}"
+        return Call("POST", path, s.AdminMarketResult, "admin", body)
+
+    @staticmethod
+    def admin_params() -> Call[s.ParamsView]:
+        return _read("/v1/admin/params", s.ParamsView, "admin")
+
+    @staticmethod
+    def admin_set_params(params: dict[str, str | int | bool]) -> Call[s.ParamsView]:
+        return Call("POST", "/v1/admin/params", s.ParamsView, "admin", {"params": params})
+
+    @staticmethod
+    def admin_advance_clock(seconds: int) -> Call[s.ClockView]:
+        return Call("POST", "/v1/admin/clock", s.ClockView, "admin", {"seconds": seconds})
+
+
+_R = _Requests
+
+
+def _outcome(call: Call[M], response: httpx.Response | None, last: bool) -> M | None:
+    """The parsed answer, or None to wait and try again; raises when the failure is final."""
+    if response is None:
+        return None
+    if response.status_code < 400:
+        return call.model.model_validate_json(response.content)
+    if response.status_code not in RETRY_STATUSES or last:
+        raise _problem(response)
+    return None
 
 
 class ProphexClient:
@@ -123,36 +360,18 @@ class ProphexClient:
         """A client for another account, sharing nothing but the URL."""
         return ProphexClient(self.config.base_url, api_key, admin_key=self.config.admin_key)
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        model: type[M],
-        *,
-        auth: Auth,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        idempotent: bool = False,
-    ) -> M:
-        attempts = self.config.retries + 1 if idempotent else 1
+    def _send(self, call: Call[M]) -> M:
+        attempts = self.config.attempts(call)
         for attempt in range(attempts):
+            last = attempt + 1 >= attempts
             response: httpx.Response | None = None
             try:
-                response = self.http.request(
-                    method,
-                    path,
-                    params=_clean(params),
-                    json=json,
-                    headers=self.config.headers(auth),
-                )
+                response = self.http.request(call.method, call.path, **self.config.options(call))
             except httpx.TransportError:
-                if attempt + 1 >= attempts:
+                if last:
                     raise
-            if response is not None:
-                if response.status_code < 400:
-                    return model.model_validate_json(response.content)
-                if response.status_code not in RETRY_STATUSES or attempt + 1 >= attempts:
-                    raise _problem(response)
+            if (result := _outcome(call, response, last)) is not None:
+                return result
             time.sleep(_retry_delay(response, attempt))
         raise AssertionError("unreachable")
 
@@ -176,67 +395,43 @@ class ProphexClient:
 
     def health(self) -> s.Health:
         """Server liveness and the last command sequence."""
-        return self._call("GET", "/v1/health", s.Health, auth="none", idempotent=True)
+        return self._send(_R.health())
 
     def create_account(self, label: str = "") -> s.AccountCreated:
         """Create an account; the returned api_key is shown once."""
-        return self._call(
-            "POST", "/v1/accounts", s.AccountCreated, auth="none", json={"label": label}
-        )
+        return self._send(_R.create_account(label))
 
     def account(self) -> s.AccountView:
         """Balances, margin locked, unrealised PnL, equity."""
-        return self._call("GET", "/v1/account", s.AccountView, auth="key", idempotent=True)
+        return self._send(_R.account())
 
     def deposit(self, amount: str) -> s.BalanceChange:
         """Credit simulated collateral."""
-        return self._call(
-            "POST", "/v1/account/deposit", s.BalanceChange, auth="key", json={"amount": amount}
-        )
+        return self._send(_R.deposit(amount))
 
     def withdraw(self, amount: str) -> s.BalanceChange:
         """Withdraw free collateral."""
-        return self._call(
-            "POST", "/v1/account/withdraw", s.BalanceChange, auth="key", json={"amount": amount}
-        )
+        return self._send(_R.withdraw(amount))
 
     def ledger(self, cursor: str | None = None, limit: int = 100) -> s.LedgerPage:
         """Ledger statement of the wallet and position margin accounts."""
-        return self._call(
-            "GET",
-            "/v1/account/ledger",
-            s.LedgerPage,
-            auth="key",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.ledger(cursor, limit))
 
     def settlements(self, cursor: str | None = None, limit: int = 100) -> s.SettlementPage:
         """Settlements received from resolutions and voids."""
-        return self._call(
-            "GET",
-            "/v1/account/settlements",
-            s.SettlementPage,
-            auth="key",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.settlements(cursor, limit))
 
     def keys(self) -> s.KeyList:
         """This account's API keys (never the secrets)."""
-        return self._call("GET", "/v1/account/keys", s.KeyList, auth="key", idempotent=True)
+        return self._send(_R.keys())
 
     def create_key(self, label: str = "") -> s.KeyCreated:
         """Issue another key for this account."""
-        return self._call(
-            "POST", "/v1/account/keys", s.KeyCreated, auth="key", json={"label": label}
-        )
+        return self._send(_R.create_key(label))
 
     def revoke_key(self, key_id: str) -> s.KeyInfo:
         """Revoke a key of this account."""
-        return self._call(
-            "DELETE", f"/v1/account/keys/{key_id}", s.KeyInfo, auth="key", idempotent=True
-        )
+        return self._send(_R.revoke_key(key_id))
 
     def markets(
         self,
@@ -246,42 +441,19 @@ class ProphexClient:
         limit: int = 100,
     ) -> s.MarketPage:
         """Markets, filtered by status and cluster."""
-        return self._call(
-            "GET",
-            "/v1/markets",
-            s.MarketPage,
-            auth="none",
-            params={"status": status, "cluster": cluster, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.markets(status, cluster, cursor, limit))
 
     def market(self, market_id: str) -> s.MarketView:
         """One market: odds, OI, caps, volume."""
-        return self._call(
-            "GET", f"/v1/markets/{market_id}", s.MarketView, auth="none", idempotent=True
-        )
+        return self._send(_R.market(market_id))
 
     def prices(self, market_id: str, cursor: str | None = None, limit: int = 100) -> s.PriceHistory:
         """Spot after each block that moved it (kept after resolution)."""
-        return self._call(
-            "GET",
-            f"/v1/markets/{market_id}/prices",
-            s.PriceHistory,
-            auth="none",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.prices(market_id, cursor, limit))
 
     def quote(self, market: str, side: str, margin: str, leverage: str) -> s.Quote:
         """Price an order without changing anything."""
-        return self._call(
-            "POST",
-            "/v1/quote",
-            s.Quote,
-            auth="key",
-            json={"market": market, "side": side, "margin": margin, "leverage": leverage},
-            idempotent=True,
-        )
+        return self._send(_R.quote(market, side, margin, leverage))
 
     def open_order(
         self,
@@ -294,29 +466,13 @@ class ProphexClient:
     ) -> s.OrderResult:
         """Open or increase a position. A client_order_id is generated once if not given, so
         retries are safe."""
-        return self._call(
-            "POST",
-            "/v1/orders",
-            s.OrderResult,
-            auth="key",
-            json=_drop_none(
-                {
-                    "market": market,
-                    "side": side,
-                    "margin": margin,
-                    "leverage": leverage,
-                    "max_avg_price": max_avg_price,
-                    "client_order_id": client_order_id or new_client_order_id(),
-                }
-            ),
-            idempotent=True,
+        return self._send(
+            _R.open_order(market, side, margin, leverage, max_avg_price, client_order_id)
         )
 
     def order(self, client_order_id: str) -> s.OrderLookup:
         """The stored result of an order sent with this client_order_id."""
-        return self._call(
-            "GET", f"/v1/orders/{client_order_id}", s.OrderLookup, auth="key", idempotent=True
-        )
+        return self._send(_R.order(client_order_id))
 
     def positions(
         self,
@@ -326,20 +482,11 @@ class ProphexClient:
         limit: int = 100,
     ) -> s.PositionPage:
         """This account's positions."""
-        return self._call(
-            "GET",
-            "/v1/positions",
-            s.PositionPage,
-            auth="key",
-            params={"status": status, "market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.positions(status, market, cursor, limit))
 
     def position(self, position_id: int) -> s.PositionView:
         """One of this account's positions."""
-        return self._call(
-            "GET", f"/v1/positions/{position_id}", s.PositionView, auth="key", idempotent=True
-        )
+        return self._send(_R.position(position_id))
 
     def close_position(
         self,
@@ -349,138 +496,69 @@ class ProphexClient:
         client_order_id: str | None = None,
     ) -> s.CloseResult:
         """Close all or part of a position (idempotent through client_order_id)."""
-        return self._call(
-            "POST",
-            f"/v1/positions/{position_id}/close",
-            s.CloseResult,
-            auth="key",
-            json=_drop_none(
-                {
-                    "notional": notional,
-                    "min_avg_price": min_avg_price,
-                    "client_order_id": client_order_id or new_client_order_id(),
-                }
-            ),
-            idempotent=True,
-        )
+        return self._send(_R.close_position(position_id, notional, min_avg_price, client_order_id))
 
     def add_margin(self, position_id: int, amount: str) -> s.AddMarginResult:
         """Move collateral into a position."""
-        return self._call(
-            "POST",
-            f"/v1/positions/{position_id}/margin",
-            s.AddMarginResult,
-            auth="key",
-            json={"amount": amount},
-        )
+        return self._send(_R.add_margin(position_id, amount))
 
     def trades(
         self, market: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> s.TradePage:
         """Public trades feed."""
-        return self._call(
-            "GET",
-            "/v1/feeds/trades",
-            s.TradePage,
-            auth="none",
-            params={"market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.trades(market, cursor, limit))
 
     def liquidations(
         self, market: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> s.LiquidationPage:
         """Public liquidations feed."""
-        return self._call(
-            "GET",
-            "/v1/feeds/liquidations",
-            s.LiquidationPage,
-            auth="none",
-            params={"market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.liquidations(market, cursor, limit))
 
     def resolutions(
         self, market: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> s.ResolutionPage:
         """Public resolutions feed."""
-        return self._call(
-            "GET",
-            "/v1/feeds/resolutions",
-            s.ResolutionPage,
-            auth="none",
-            params={"market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.resolutions(market, cursor, limit))
 
     def insurance_fund(self) -> s.FundView:
         """Insurance fund balance and coverage."""
-        return self._call("GET", "/v1/insurance-fund", s.FundView, auth="none", idempotent=True)
+        return self._send(_R.insurance_fund())
 
     def fund_flows(self, cursor: str | None = None, limit: int = 100) -> s.FundFlowPage:
         """Every inflow to and draw from the insurance fund."""
-        return self._call(
-            "GET",
-            "/v1/insurance-fund/flows",
-            s.FundFlowPage,
-            auth="none",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return self._send(_R.fund_flows(cursor, limit))
 
     def admin_create_market(self, market: str, **fields: Any) -> s.AdminMarketResult:
         """Create a market (fields as in MarketCreate)."""
-        return self._call(
-            "POST",
-            "/v1/admin/markets",
-            s.AdminMarketResult,
-            auth="admin",
-            json={"market": market, **fields},
-        )
+        return self._send(_R.admin_create_market(market, fields))
 
     def admin_halt(self, market_id: str) -> s.AdminMarketResult:
         """Halt trading on a market."""
-        return self._call(
-            "POST", f"/v1/admin/markets/{market_id}/halt", s.AdminMarketResult, auth="admin"
-        )
+        return self._send(_R.admin_market(market_id, "halt"))
 
     def admin_resume(self, market_id: str) -> s.AdminMarketResult:
         """Resume a halted market."""
-        return self._call(
-            "POST", f"/v1/admin/markets/{market_id}/resume", s.AdminMarketResult, auth="admin"
-        )
+        return self._send(_R.admin_market(market_id, "resume"))
 
     def admin_resolve(self, market_id: str, outcome: str) -> s.AdminMarketResult:
         """Resolve a market: A, B or UNKNOWN."""
-        return self._call(
-            "POST",
-            f"/v1/admin/markets/{market_id}/resolve",
-            s.AdminMarketResult,
-            auth="admin",
-            json={"outcome": outcome},
-        )
+        return self._send(_R.admin_market(market_id, "resolve", {"outcome": outcome}))
 
     def admin_void(self, market_id: str) -> s.AdminMarketResult:
         """Void a market (margins returned)."""
-        return self._call(
-            "POST", f"/v1/admin/markets/{market_id}/void", s.AdminMarketResult, auth="admin"
-        )
+        return self._send(_R.admin_market(market_id, "void"))
 
     def admin_params(self) -> s.ParamsView:
         """Parameters in force."""
-        return self._call("GET", "/v1/admin/params", s.ParamsView, auth="admin", idempotent=True)
+        return self._send(_R.admin_params())
 
     def admin_set_params(self, params: dict[str, str | int | bool]) -> s.ParamsView:
         """Override parameters."""
-        return self._call(
-            "POST", "/v1/admin/params", s.ParamsView, auth="admin", json={"params": params}
-        )
+        return self._send(_R.admin_set_params(params))
 
     def admin_advance_clock(self, seconds: int) -> s.ClockView:
         """Advance the simulated clock."""
-        return self._call(
-            "POST", "/v1/admin/clock", s.ClockView, auth="admin", json={"seconds": seconds}
-        )
+        return self._send(_R.admin_advance_clock(seconds))
 
 
 class AsyncProphexClient:
@@ -514,36 +592,20 @@ class AsyncProphexClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        model: type[M],
-        *,
-        auth: Auth,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        idempotent: bool = False,
-    ) -> M:
-        attempts = self.config.retries + 1 if idempotent else 1
+    async def _send(self, call: Call[M]) -> M:
+        attempts = self.config.attempts(call)
         for attempt in range(attempts):
+            last = attempt + 1 >= attempts
             response: httpx.Response | None = None
             try:
                 response = await self.http.request(
-                    method,
-                    path,
-                    params=_clean(params),
-                    json=json,
-                    headers=self.config.headers(auth),
+                    call.method, call.path, **self.config.options(call)
                 )
             except httpx.TransportError:
-                if attempt + 1 >= attempts:
+                if last:
                     raise
-            if response is not None:
-                if response.status_code < 400:
-                    return model.model_validate_json(response.content)
-                if response.status_code not in RETRY_STATUSES or attempt + 1 >= attempts:
-                    raise _problem(response)
+            if (result := _outcome(call, response, last)) is not None:
+                return result
             await asyncio.sleep(_retry_delay(response, attempt))
         raise AssertionError("unreachable")
 
@@ -553,67 +615,43 @@ class AsyncProphexClient:
 
     async def health(self) -> s.Health:
         """Server liveness and the last command sequence."""
-        return await self._call("GET", "/v1/health", s.Health, auth="none", idempotent=True)
+        return await self._send(_R.health())
 
     async def create_account(self, label: str = "") -> s.AccountCreated:
         """Create an account; the returned api_key is shown once."""
-        return await self._call(
-            "POST", "/v1/accounts", s.AccountCreated, auth="none", json={"label": label}
-        )
+        return await self._send(_R.create_account(label))
 
     async def account(self) -> s.AccountView:
         """Balances, margin locked, unrealised PnL, equity."""
-        return await self._call("GET", "/v1/account", s.AccountView, auth="key", idempotent=True)
+        return await self._send(_R.account())
 
     async def deposit(self, amount: str) -> s.BalanceChange:
         """Credit simulated collateral."""
-        return await self._call(
-            "POST", "/v1/account/deposit", s.BalanceChange, auth="key", json={"amount": amount}
-        )
+        return await self._send(_R.deposit(amount))
 
     async def withdraw(self, amount: str) -> s.BalanceChange:
         """Withdraw free collateral."""
-        return await self._call(
-            "POST", "/v1/account/withdraw", s.BalanceChange, auth="key", json={"amount": amount}
-        )
+        return await self._send(_R.withdraw(amount))
 
     async def ledger(self, cursor: str | None = None, limit: int = 100) -> s.LedgerPage:
         """Ledger statement of the wallet and position margin accounts."""
-        return await self._call(
-            "GET",
-            "/v1/account/ledger",
-            s.LedgerPage,
-            auth="key",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.ledger(cursor, limit))
 
     async def settlements(self, cursor: str | None = None, limit: int = 100) -> s.SettlementPage:
         """Settlements received from resolutions and voids."""
-        return await self._call(
-            "GET",
-            "/v1/account/settlements",
-            s.SettlementPage,
-            auth="key",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.settlements(cursor, limit))
 
     async def keys(self) -> s.KeyList:
         """This account's API keys (never the secrets)."""
-        return await self._call("GET", "/v1/account/keys", s.KeyList, auth="key", idempotent=True)
+        return await self._send(_R.keys())
 
     async def create_key(self, label: str = "") -> s.KeyCreated:
         """Issue another key for this account."""
-        return await self._call(
-            "POST", "/v1/account/keys", s.KeyCreated, auth="key", json={"label": label}
-        )
+        return await self._send(_R.create_key(label))
 
     async def revoke_key(self, key_id: str) -> s.KeyInfo:
         """Revoke a key of this account."""
-        return await self._call(
-            "DELETE", f"/v1/account/keys/{key_id}", s.KeyInfo, auth="key", idempotent=True
-        )
+        return await self._send(_R.revoke_key(key_id))
 
     async def markets(
         self,
@@ -623,44 +661,21 @@ class AsyncProphexClient:
         limit: int = 100,
     ) -> s.MarketPage:
         """Markets, filtered by status and cluster."""
-        return await self._call(
-            "GET",
-            "/v1/markets",
-            s.MarketPage,
-            auth="none",
-            params={"status": status, "cluster": cluster, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.markets(status, cluster, cursor, limit))
 
     async def market(self, market_id: str) -> s.MarketView:
         """One market: odds, OI, caps, volume."""
-        return await self._call(
-            "GET", f"/v1/markets/{market_id}", s.MarketView, auth="none", idempotent=True
-        )
+        return await self._send(_R.market(market_id))
 
     async def prices(
         self, market_id: str, cursor: str | None = None, limit: int = 100
     ) -> s.PriceHistory:
         """Spot after each block that moved it (kept after resolution)."""
-        return await self._call(
-            "GET",
-            f"/v1/markets/{market_id}/prices",
-            s.PriceHistory,
-            auth="none",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.prices(market_id, cursor, limit))
 
     async def quote(self, market: str, side: str, margin: str, leverage: str) -> s.Quote:
         """Price an order without changing anything."""
-        return await self._call(
-            "POST",
-            "/v1/quote",
-            s.Quote,
-            auth="key",
-            json={"market": market, "side": side, "margin": margin, "leverage": leverage},
-            idempotent=True,
-        )
+        return await self._send(_R.quote(market, side, margin, leverage))
 
     async def open_order(
         self,
@@ -673,29 +688,13 @@ class AsyncProphexClient:
     ) -> s.OrderResult:
         """Open or increase a position. A client_order_id is generated once if not given, so
         retries are safe."""
-        return await self._call(
-            "POST",
-            "/v1/orders",
-            s.OrderResult,
-            auth="key",
-            json=_drop_none(
-                {
-                    "market": market,
-                    "side": side,
-                    "margin": margin,
-                    "leverage": leverage,
-                    "max_avg_price": max_avg_price,
-                    "client_order_id": client_order_id or new_client_order_id(),
-                }
-            ),
-            idempotent=True,
+        return await self._send(
+            _R.open_order(market, side, margin, leverage, max_avg_price, client_order_id)
         )
 
     async def order(self, client_order_id: str) -> s.OrderLookup:
         """The stored result of an order sent with this client_order_id."""
-        return await self._call(
-            "GET", f"/v1/orders/{client_order_id}", s.OrderLookup, auth="key", idempotent=True
-        )
+        return await self._send(_R.order(client_order_id))
 
     async def positions(
         self,
@@ -705,20 +704,11 @@ class AsyncProphexClient:
         limit: int = 100,
     ) -> s.PositionPage:
         """This account's positions."""
-        return await self._call(
-            "GET",
-            "/v1/positions",
-            s.PositionPage,
-            auth="key",
-            params={"status": status, "market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.positions(status, market, cursor, limit))
 
     async def position(self, position_id: int) -> s.PositionView:
         """One of this account's positions."""
-        return await self._call(
-            "GET", f"/v1/positions/{position_id}", s.PositionView, auth="key", idempotent=True
-        )
+        return await self._send(_R.position(position_id))
 
     async def close_position(
         self,
@@ -728,142 +718,71 @@ class AsyncProphexClient:
         client_order_id: str | None = None,
     ) -> s.CloseResult:
         """Close all or part of a position (idempotent through client_order_id)."""
-        return await self._call(
-            "POST",
-            f"/v1/positions/{position_id}/close",
-            s.CloseResult,
-            auth="key",
-            json=_drop_none(
-                {
-                    "notional": notional,
-                    "min_avg_price": min_avg_price,
-                    "client_order_id": client_order_id or new_client_order_id(),
-                }
-            ),
-            idempotent=True,
+        return await self._send(
+            _R.close_position(position_id, notional, min_avg_price, client_order_id)
         )
 
     async def add_margin(self, position_id: int, amount: str) -> s.AddMarginResult:
         """Move collateral into a position."""
-        return await self._call(
-            "POST",
-            f"/v1/positions/{position_id}/margin",
-            s.AddMarginResult,
-            auth="key",
-            json={"amount": amount},
-        )
+        return await self._send(_R.add_margin(position_id, amount))
 
     async def trades(
         self, market: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> s.TradePage:
         """Public trades feed."""
-        return await self._call(
-            "GET",
-            "/v1/feeds/trades",
-            s.TradePage,
-            auth="none",
-            params={"market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.trades(market, cursor, limit))
 
     async def liquidations(
         self, market: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> s.LiquidationPage:
         """Public liquidations feed."""
-        return await self._call(
-            "GET",
-            "/v1/feeds/liquidations",
-            s.LiquidationPage,
-            auth="none",
-            params={"market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.liquidations(market, cursor, limit))
 
     async def resolutions(
         self, market: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> s.ResolutionPage:
         """Public resolutions feed."""
-        return await self._call(
-            "GET",
-            "/v1/feeds/resolutions",
-            s.ResolutionPage,
-            auth="none",
-            params={"market": market, "cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.resolutions(market, cursor, limit))
 
     async def insurance_fund(self) -> s.FundView:
         """Insurance fund balance and coverage."""
-        return await self._call(
-            "GET", "/v1/insurance-fund", s.FundView, auth="none", idempotent=True
-        )
+        return await self._send(_R.insurance_fund())
 
     async def fund_flows(self, cursor: str | None = None, limit: int = 100) -> s.FundFlowPage:
         """Every inflow to and draw from the insurance fund."""
-        return await self._call(
-            "GET",
-            "/v1/insurance-fund/flows",
-            s.FundFlowPage,
-            auth="none",
-            params={"cursor": cursor, "limit": limit},
-            idempotent=True,
-        )
+        return await self._send(_R.fund_flows(cursor, limit))
 
     async def admin_create_market(self, market: str, **fields: Any) -> s.AdminMarketResult:
         """Create a market (fields as in MarketCreate)."""
-        return await self._call(
-            "POST",
-            "/v1/admin/markets",
-            s.AdminMarketResult,
-            auth="admin",
-            json={"market": market, **fields},
-        )
+        return await self._send(_R.admin_create_market(market, fields))
 
     async def admin_halt(self, market_id: str) -> s.AdminMarketResult:
         """Halt trading on a market."""
-        return await self._call(
-            "POST", f"/v1/admin/markets/{market_id}/halt", s.AdminMarketResult, auth="admin"
-        )
+        return await self._send(_R.admin_market(market_id, "halt"))
 
     async def admin_resume(self, market_id: str) -> s.AdminMarketResult:
         """Resume a halted market."""
-        return await self._call(
-            "POST", f"/v1/admin/markets/{market_id}/resume", s.AdminMarketResult, auth="admin"
-        )
+        return await self._send(_R.admin_market(market_id, "resume"))
 
     async def admin_resolve(self, market_id: str, outcome: str) -> s.AdminMarketResult:
         """Resolve a market: A, B or UNKNOWN."""
-        return await self._call(
-            "POST",
-            f"/v1/admin/markets/{market_id}/resolve",
-            s.AdminMarketResult,
-            auth="admin",
-            json={"outcome": outcome},
-        )
+        return await self._send(_R.admin_market(market_id, "resolve", {"outcome": outcome}))
 
     async def admin_void(self, market_id: str) -> s.AdminMarketResult:
         """Void a market (margins returned)."""
-        return await self._call(
-            "POST", f"/v1/admin/markets/{market_id}/void", s.AdminMarketResult, auth="admin"
-        )
+        return await self._send(_R.admin_market(market_id, "void"))
 
     async def admin_params(self) -> s.ParamsView:
         """Parameters in force."""
-        return await self._call(
-            "GET", "/v1/admin/params", s.ParamsView, auth="admin", idempotent=True
-        )
+        return await self._send(_R.admin_params())
 
     async def admin_set_params(self, params: dict[str, str | int | bool]) -> s.ParamsView:
         """Override parameters."""
-        return await self._call(
-            "POST", "/v1/admin/params", s.ParamsView, auth="admin", json={"params": params}
-        )
+        return await self._send(_R.admin_set_params(params))
 
     async def admin_advance_clock(self, seconds: int) -> s.ClockView:
         """Advance the simulated clock."""
-        return await self._call(
-            "POST", "/v1/admin/clock", s.ClockView, auth="admin", json={"seconds": seconds}
-        )
+        return await self._send(_R.admin_advance_clock(seconds))
 
 
 class MarketStream:

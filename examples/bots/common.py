@@ -1,9 +1,12 @@
-"""Shared plumbing for the example bots: arguments, market choice, logging of refusals."""
+"""Shared plumbing for the example bots: arguments, market choice, the trading loop, logging
+of refusals."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from prophex.client import ProphexApiError, ProphexClient
@@ -38,3 +41,20 @@ def report(error: ProphexApiError) -> None:
     """Refusals are part of trading: print the failing check and carry on."""
     figures = {k: v for k, v in error.problem.items() if k not in {"type", "title", "instance"}}
     print(f"  refused: {error.code} {figures}")
+
+
+def trade_rounds(args: argparse.Namespace, play: Callable[[int], bool | None]) -> None:
+    """Run ``play(round_no)`` for ``args.iterations`` rounds, ``args.interval`` seconds apart.
+
+    A refusal is reported and trading goes on, unless the market is no longer open. A round
+    that returns False was only warming up: the next one follows without waiting.
+    """
+    for round_no in range(args.iterations):
+        try:
+            if play(round_no) is False:
+                continue
+        except ProphexApiError as error:
+            report(error)
+            if error.code == "MARKET_NOT_OPEN":
+                break
+        time.sleep(args.interval)

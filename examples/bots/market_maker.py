@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from common import parse_args, pick_market, price_a, report
+from common import parse_args, pick_market, price_a, trade_rounds
 
-from prophex.client import ProphexApiError, ProphexClient
+from prophex.client import ProphexClient
 
 RUN = int(time.time())  # ids stay unique across restarts, and identical across retries
 
@@ -57,14 +57,7 @@ def main() -> None:
     with ProphexClient(args.url, args.key) as client:
         market = pick_market(client, args.market)
         print(f"making {market}; wallet {client.account().wallet_balance} USD")
-        for round_no in range(args.iterations):
-            try:
-                step(client, market, round_no, args.margin, args.leverage)
-            except ProphexApiError as error:
-                report(error)
-                if error.code == "MARKET_NOT_OPEN":
-                    break
-            time.sleep(args.interval)
+        trade_rounds(args, lambda n: step(client, market, n, args.margin, args.leverage))
         account = client.account()
         print(f"done: equity {account.equity} USD, unrealised {account.unrealized_pnl} USD")
 

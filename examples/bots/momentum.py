@@ -15,9 +15,9 @@ import time
 from collections import deque
 from decimal import Decimal
 
-from common import parse_args, pick_market, price_a, report
+from common import parse_args, pick_market, price_a, trade_rounds
 
-from prophex.client import ProphexApiError, ProphexClient
+from prophex.client import ProphexClient
 
 RUN = int(time.time())  # ids stay unique across restarts, and identical across retries
 
@@ -32,35 +32,33 @@ def main() -> None:
         market = pick_market(client, args.market)
         prices: deque[Decimal] = deque(maxlen=LOOKBACK + 1)
         opened_at: dict[int, int] = {}
-        for round_no in range(args.iterations):
-            try:
-                prices.append(price_a(client, market))
-                if len(prices) <= LOOKBACK:
-                    continue
-                move = prices[-1] - prices[0]
-                for position in client.positions(market=market).items:
-                    age = round_no - opened_at.setdefault(position.id, round_no)
-                    against = (move < 0) if position.side == "A" else (move > 0)
-                    if against or age >= HOLD:
-                        closed = client.close_position(
-                            position.id, client_order_id=f"mom-{RUN}-close-{round_no}-{position.id}"
-                        )
-                        print(f"  closed {position.side}: pnl {closed.realized_pnl} USD")
-                if abs(move) > THRESHOLD:
-                    side = "A" if move > 0 else "B"
-                    quote = client.quote(market, side, args.margin, args.leverage)
-                    if quote.accepted:
-                        fill = client.open_order(
-                            market, side, args.margin, args.leverage,
-                            max_avg_price=quote.post_trade_price,
-                            client_order_id=f"mom-{RUN}-open-{round_no}",
-                        )  # fmt: skip
-                        print(f"  move {move:+.6f}: bought {fill.notional} {side}")
-            except ProphexApiError as error:
-                report(error)
-                if error.code == "MARKET_NOT_OPEN":
-                    break
-            time.sleep(args.interval)
+
+        def play(round_no: int) -> bool:
+            prices.append(price_a(client, market))
+            if len(prices) <= LOOKBACK:
+                return False  # still sampling: the next round follows at once
+            move = prices[-1] - prices[0]
+            for position in client.positions(market=market).items:
+                age = round_no - opened_at.setdefault(position.id, round_no)
+                against = (move < 0) if position.side == "A" else (move > 0)
+                if against or age >= HOLD:
+                    closed = client.close_position(
+                        position.id, client_order_id=f"mom-{RUN}-close-{round_no}-{position.id}"
+                    )
+                    print(f"  closed {position.side}: pnl {closed.realized_pnl} USD")
+            if abs(move) > THRESHOLD:
+                side = "A" if move > 0 else "B"
+                quote = client.quote(market, side, args.margin, args.leverage)
+                if quote.accepted:
+                    fill = client.open_order(
+                        market, side, args.margin, args.leverage,
+                        max_avg_price=quote.post_trade_price,
+                        client_order_id=f"mom-{RUN}-open-{round_no}",
+                    )  # fmt: skip
+                    print(f"  move {move:+.6f}: bought {fill.notional} {side}")
+            return True
+
+        trade_rounds(args, play)
         account = client.account()
         print(f"done: equity {account.equity} USD, realised+unrealised tracked in the ledger")
 

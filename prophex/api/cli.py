@@ -37,5 +37,3 @@ def serve_command(
         timeout_keep_alive=30,
         access_log=False,
     )
-
-

@@ -9,38 +9,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from helpers_margin import make_book, run
 
 from prophex.margin import (
-    Book,
-    MarginResult,
     ScenarioParams,
-    compute_margin,
     load_book,
-    params_for,
-    parse_book,
     simulate_cluster_losses,
 )
 from prophex.margin.scenarios import _Outcomes
 
 BOOKS = Path(__file__).resolve().parents[3] / "scenarios" / "portfolio"
-NO_ADDONS = {"beta": 0.0, "gamma": 0.0, "lam": 0.0, "mu": 0.0}
-
-
-def make_book(
-    contracts: list[dict[str, Any]], positions: list[dict[str, Any]], **settings: Any
-) -> Book:
-    """A book on the default hierarchy; add-ons off unless ``settings`` says otherwise."""
-    settings.setdefault("addons", NO_ADDONS)
-    return parse_book({"contracts": contracts, "positions": positions, "settings": settings})
-
-
-def run(book: Book, paths: int = 50_000, seed: int = 11, **overrides: Any) -> MarginResult:
-    """Compute with the book's own settings plus ``overrides``."""
-    return compute_margin(book, params_for(book, paths=paths, seed=seed, **overrides))
 
 
 Z = 4.0  # tolerance in standard errors

@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 import pytest
+from helpers_margin import make_book
 
 from prophex.margin import (
-    Book,
     Hierarchy,
     MarginError,
     MarginParams,
@@ -18,17 +18,6 @@ from prophex.margin import (
     parse_book,
 )
 from prophex.margin.hierarchy import check_rhos
-
-NO_ADDONS = {"beta": 0.0, "gamma": 0.0, "lam": 0.0, "mu": 0.0}
-
-
-def make_book(
-    contracts: list[dict[str, Any]], positions: list[dict[str, Any]], **settings: Any
-) -> Book:
-    """A book on the default hierarchy; add-ons off unless ``settings`` says otherwise."""
-    settings.setdefault("addons", NO_ADDONS)
-    return parse_book({"contracts": contracts, "positions": positions, "settings": settings})
-
 
 BTC = {
     "id": "B",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers_margin import NO_ADDONS
 
 from prophex.margin import (
     BookSettings,
@@ -12,9 +13,6 @@ from prophex.margin import (
     compute_margin,
     params_for,
 )
-
-NO_ADDONS = {"beta": 0.0, "gamma": 0.0, "lam": 0.0, "mu": 0.0}
-
 
 BTC_100K = {"underlying": "BTC", "strike": 100_000, "direction": "above"}
 TAXONOMY = {

@@ -10,18 +10,13 @@ in the order of portfolio-margin.md section 3.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers_margin import run
 
-from prophex.margin import Book, MarginResult, compute_margin, load_book, params_for
+from prophex.margin import load_book
 
 BOOKS = Path(__file__).resolve().parents[3] / "scenarios" / "portfolio"
-
-
-def run(book: Book, paths: int = 50_000, seed: int = 11, **overrides: Any) -> MarginResult:
-    """Compute with the book's own settings plus ``overrides``."""
-    return compute_margin(book, params_for(book, paths=paths, seed=seed, **overrides))
 
 
 PATHS = 200_000

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from prophex.api.batching import BlockWriter
-from prophex.api.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
+from prophex.api.errors import Forbidden, Unauthorized, ValidationFailed, rate_limited
 from prophex.api.history import History
 from prophex.api.hub import StreamHub
 from prophex.api.keys import KeyStore, admin_matches
@@ -66,13 +66,7 @@ def _charge(ctx: AppContext, identity: str, request: Request, response: Response
     decision = ctx.limiter.take(identity)
     request.state.rate_limit = (decision.limit, decision.remaining)
     if not decision.allowed:
-        raise RateLimited(
-            f"rate limit of {ctx.limiter.rate:g}/s (burst {ctx.limiter.burst}) exceeded; "
-            f"retry in {decision.retry_after}s",
-            retry_after=decision.retry_after,
-            limit=decision.limit,
-            remaining=0,
-        )
+        raise rate_limited(ctx.limiter, decision)
     response.headers["X-RateLimit-Limit"] = str(decision.limit)
     response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
 

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from prophex.api.ratelimit import Decision, RateLimiter
 from prophex.errors import ProphexError
 
 PROBLEM_TYPE_BASE = "https://prophex.dev/problems/"
@@ -227,3 +228,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+def rate_limited(limiter: RateLimiter, decision: Decision) -> RateLimited:
+    """The 429 for a refused token-bucket ``decision`` (one wording for every route)."""
+    return RateLimited(
+        f"rate limit of {limiter.rate:g}/s (burst {limiter.burst}) exceeded; "
+        f"retry in {decision.retry_after}s",
+        retry_after=decision.retry_after,
+        limit=decision.limit,
+        remaining=0,
+    )

@@ -25,10 +25,10 @@ from prophex.api.errors import (
     InternalError,
     MalformedRequest,
     PayloadTooLarge,
-    RateLimited,
     Unauthorized,
     ValidationFailed,
     problem_body,
+    rate_limited,
     validation_problem,
 )
 from prophex.api.keys import admin_matches
@@ -86,13 +86,7 @@ class OrderFastPath:
             raise Unauthorized("unknown or revoked API key")
         decision = ctx.limiter.take("key:" + record.key_id)
         if not decision.allowed:
-            raise RateLimited(
-                f"rate limit of {ctx.limiter.rate:g}/s (burst {ctx.limiter.burst}) exceeded; "
-                f"retry in {decision.retry_after}s",
-                retry_after=decision.retry_after,
-                limit=decision.limit,
-                remaining=0,
-            )
+            raise rate_limited(ctx.limiter, decision)
         headers.append((b"x-ratelimit-limit", str(decision.limit).encode()))
         headers.append((b"x-ratelimit-remaining", str(decision.remaining).encode()))
         return Caller(record.account, record.key_id)

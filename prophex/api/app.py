@@ -31,6 +31,7 @@ from prophex.api.schemas import Health
 from prophex.api.settings import ApiSettings
 from prophex.api.views import market_view
 from prophex.chain.sequencer import Sequencer
+from prophex.dashboard import install as install_dashboard
 from prophex.ledger.store import make_db_engine
 from prophex.params import profile
 
@@ -157,6 +158,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (accounts, markets, orders, positions, feeds, fund, admin, stream):
         app.include_router(module.router)
+    install_dashboard(app)  # margin lab + solvency routers, /dashboard pages, offline /docs
 
     @app.get(
         "/v1/health",

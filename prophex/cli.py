@@ -241,6 +241,7 @@ def _register_subsystems() -> None:
     from prophex import sweep
     from prophex.api import bench as api_bench
     from prophex.api import cli as api_cli
+    from prophex.dashboard import cli as dashboard_cli
     from prophex.margin import cli as margin_cli
     from prophex.scenarios import bench as scenario_bench
     from prophex.scenarios import cli as scenario_cli
@@ -251,6 +252,7 @@ def _register_subsystems() -> None:
     app.command("sweep")(sweep.sweep_command)
     bench_app.command("replay")(scenario_bench.bench_replay_command)
     app.command("serve")(api_cli.serve_command)
+    app.command("dashboard")(dashboard_cli.dashboard_command)
     bench_app.command("api")(api_bench.bench_api_command)
 
 

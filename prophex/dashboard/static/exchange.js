@@ -240,6 +240,7 @@
         }
         return;
       case "resynced":
+        delete resyncing[id];
         setStatus("live");
         return;
       case "pong":
@@ -258,9 +259,11 @@
   }
 
   const resyncing = {};
+  let resyncs = 0;
   function resync(id) {
     if (resyncing[id] === lastSeq[id]) return; // already asked from this point
     resyncing[id] = lastSeq[id];
+    resyncs += 1;
     setStatus(`gap on ${id}, resyncing`);
     send({ op: "resync", market: id, from_seq: (lastSeq[id] || 0) + 1 });
   }
@@ -294,6 +297,7 @@
     document.body.dataset.ready = "true";
   }
 
-  window.exchangeView = { markets, lastSeq };
+  // For the browser tests: the state, and a way to feed a message as if the server sent it.
+  window.exchangeView = { markets, lastSeq, inject: onMessage, get resyncs() { return resyncs; } };
   start().catch(showError);
 })();

@@ -102,6 +102,8 @@ def load_yaml_text(text: str) -> Any:
         return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise rejected("INVALID_BOOK", "yaml", f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise rejected("INVALID_BOOK", "yaml", "YAML nested too deeply") from None
 
 
 _HIERARCHY: Hierarchy | None = None

@@ -6,7 +6,7 @@ STAMP_RUNTIME := $(VENV)/.installed-runtime
 STAMP_DEV     := $(VENV)/.installed-dev
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: demo test lint bench serve clean
+.PHONY: demo test lint bench serve clean dashboard chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,23 @@ demo: $(STAMP_RUNTIME)
 serve: $(STAMP_RUNTIME)
 	$(BIN)/prophex serve
 
+## dashboard: the API and its web dashboard on a SQLite database pre-filled by the demo
+dashboard: $(STAMP_RUNTIME)
+	$(BIN)/prophex dashboard
+
+## chromium: Debian's Chromium for the browser tests (installed only when missing)
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
 ## lint: ruff (lint + format check) and mypy --strict on prophex/
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check prophex tests bench examples
 	$(BIN)/ruff format --check prophex tests bench examples
 	$(BIN)/mypy --strict prophex
 
-## test: lint, then the whole suite on SQLite and on PostgreSQL (when reachable)
-test: lint
+## test: lint, then the whole suite on SQLite and on PostgreSQL (when reachable), browser tests
+## included (Playwright driving /usr/bin/chromium)
+test: lint chromium
 	@$(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; print(conftest.pytest_report_header(None))"
 	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration/api/test_api_schemathesis.py
 	# schemathesis expands one test per API operation only without xdist: run it on its own

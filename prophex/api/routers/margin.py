@@ -70,7 +70,7 @@ def from_margin_error(exc: MarginError) -> MarginRejected:
 class RequirementRequest(BaseModel):
     """A book in the schema of ``prophex margin`` plus the CLI's options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     book: dict[str, Any] = Field(
         description="The book YAML as a JSON object: name, settings, contracts, positions."
@@ -83,9 +83,9 @@ class RequirementRequest(BaseModel):
 
 
 class ParseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    yaml: str = Field(max_length=60_000, description="book YAML text")
+    yaml: str = Field(description="book YAML text (the body limit applies: 64 KiB)")
 
 
 class _NoAliasLoader(yaml.SafeLoader):

@@ -294,6 +294,7 @@
     if (open) await selectMarket(open);
     const key = sessionStorage.getItem(KEY_STORE);
     if (key) { $("account-key").value = key; await loadAccount(); }
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = "true";
   }
 

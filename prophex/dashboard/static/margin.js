@@ -223,10 +223,11 @@
   const recomputeSoon = debounce(recompute, 250);
   const whatIfSoon = debounce(whatIf, 300);
 
-  function changed() {
+  /** Every edit lands here: persist, then recompute (debounced, or at once on page load). */
+  function changed(now = false) {
     save();
     $("run-info").classList.add("busy");
-    recomputeSoon();
+    if (now) recompute(); else recomputeSoon();
   }
 
   async function recompute() {
@@ -456,10 +457,10 @@
     }
   }
 
-  async function loadExample(name) {
+  async function loadExample(name, now = false) {
     try {
       const data = await api(`/v1/margin/books/${encodeURIComponent(name)}`);
-      useBook(data.book);
+      useBook(data.book, now);
     } catch (err) {
       $("error-box").textContent = "Book not loaded: " + problemText(err);
     }
@@ -477,14 +478,14 @@
     }
   }
 
-  function useBook(book) {
+  function useBook(book, now = false) {
     book.settings = book.settings || {};
     book.positions = book.positions || [];
     book.contracts = book.contracts || [];
     state.book = book;
     state.whatIf = { contract: book.contracts.length ? book.contracts[0].id : "", side: "long", contracts: 0 };
     renderPositions();
-    changed();
+    changed(now);
   }
 
   // ------------------------------------------------------------------ start
@@ -498,12 +499,13 @@
     if (saved && saved.book && Array.isArray(saved.book.positions)) {
       state = saved;
       renderPositions();
-      changed();
+      changed(true);
     } else {
       state = { paths: 100000, seed: 0, rule: "joint", book: null, whatIf: null };
-      await loadExample(DEFAULT_BOOK);
+      await loadExample(DEFAULT_BOOK, true);
     }
     renderTree();
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = "true";
   }
 

@@ -83,6 +83,13 @@ class Page:
         self.errors: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        page.on("request", self._request)
+
+    def _request(self, request: Any) -> None:
+        """Everything must come from the server itself: no CDN, no telemetry."""
+        url = str(request.url)
+        if not url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:")):
+            self.errors.append(f"external request: {url}")
 
     def _console(self, message: Any) -> None:
         if message.type == "error":

@@ -113,3 +113,10 @@ def test_exchange_view_on_a_narrow_screen(make_page: Any, demo_server: Any) -> N
     width = p.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways: {width}px"
     p.page.screenshot(path=str(p.shot("exchange-narrow.png")), full_page=False)
+
+
+def test_api_docs_load_offline(make_page: Any, demo_server: Any) -> None:
+    page = make_page().page
+    page.goto(demo_server.url + "/docs")
+    page.get_by_text("POST/v1/margin/requirement").first.wait_for()
+    assert "Prophex-sim trading API" in page.inner_text("body")

@@ -86,7 +86,7 @@ const PX = (() => {
         ctx.font = "12px sans-serif";
         const label = line.label;
         const w = ctx.measureText(label).width;
-        const tx = Math.min(Math.max(x + 4, chartArea.left), chartArea.right - w - 2);
+        const tx = x + 4 + w <= chartArea.right ? x + 4 : Math.max(chartArea.left, x - 4 - w);
         ctx.fillText(label, tx, chartArea.top + 12 + i * 14);
       });
       ctx.restore();

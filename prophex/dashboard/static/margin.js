@@ -79,7 +79,7 @@
     }
     $("add-position").addEventListener("click", () => {
       const qty = Number($("add-qty").value);
-      if (!(qty > 0)) return;
+      if (!(qty > 0) || !$("add-contract").value) return;
       state.book.positions.push({ contract: $("add-contract").value, side: $("add-side").value, contracts: qty });
       renderPositions();
       changed();
@@ -92,6 +92,12 @@
       });
     }
     $("load-example").addEventListener("click", () => loadExample($("example").value));
+    $("new-book").addEventListener("click", () => {
+      useBook({ name: "my-book", settings: {}, contracts: [], positions: [] });
+      $("contracts-box").open = true;
+    });
+    $("c-kind").addEventListener("change", contractWhere);
+    $("add-contract-btn").addEventListener("click", addContract);
     $("yaml-file").addEventListener("change", loadYamlFile);
     $("export-yaml").addEventListener("click", exportYaml);
     $("account-form").addEventListener("submit", (e) => { e.preventDefault(); loadAccount(); });
@@ -190,8 +196,70 @@
         const v = Number(price.value);
         if (v > 0 && v < 1) { c.price = v; renderPositions(); changed(); }
       });
-      return el("tr", {}, el("td", {}, c.id), el("td", {}, c.kind), el("td", {}, clusterOf(c)), el("td", {}, detail), el("td", {}, price));
+      const used = state.book.positions.some((p) => p.contract === c.id) ||
+        state.book.contracts.some((o) => (o.legs || []).includes(c.id));
+      const remove = el("button", { type: "button", class: "icon", "aria-label": `Remove contract ${c.id}`, disabled: used, title: used ? "held or used as a parlay leg" : null }, "✕");
+      remove.addEventListener("click", () => {
+        state.book.contracts = state.book.contracts.filter((o) => o.id !== c.id);
+        renderPositions();
+        changed();
+      });
+      return el("tr", { "data-contract": c.id }, el("td", {}, c.id), el("td", {}, c.kind), el("td", {}, clusterOf(c)), el("td", {}, detail), el("td", {}, price), el("td", {}, remove));
     }));
+  }
+
+  /** The cluster (or, for thresholds, underlying) choices that fit the chosen contract kind. */
+  function contractWhere() {
+    if (!hierarchy) return;
+    const kind = $("c-kind").value;
+    const clusters = [];
+    const stack = [hierarchy.tree];
+    while (stack.length) {
+      const n = stack.pop();
+      if (n.kind === "cluster") clusters.push(n);
+      stack.push(...(n.children || []));
+    }
+    const choices = kind === "threshold"
+      ? clusters.filter((n) => n.model === "threshold").flatMap((n) => n.underlyings)
+      : clusters.filter((n) => n.model === kind).map((n) => n.name);
+    $("c-where-label").textContent = kind === "threshold" ? "Underlying" : "Cluster";
+    $("c-where").replaceChildren(...choices.sort().map((v) => el("option", { value: v }, v)));
+    for (const [id, needed] of [["c-strike", kind === "threshold"], ["c-direction", kind === "threshold"], ["c-group", kind === "exclusive"], ["c-legs", kind === "parlay"]]) {
+      $(id).disabled = !needed;
+    }
+  }
+
+  function addContract() {
+    const id = $("c-id").value.trim();
+    const kind = $("c-kind").value;
+    const price = Number($("c-price").value);
+    const fail = (text) => { $("contract-error").textContent = text; };
+    if (!id) return fail("A contract needs an id.");
+    if (state.book.contracts.some((c) => c.id === id)) return fail(`Contract ${id} already exists.`);
+    if (!(price > 0 && price < 1)) return fail("The price of YES must be in (0, 1).");
+    const c = { id, kind };
+    if (kind === "threshold") {
+      const strike = Number($("c-strike").value);
+      if (!(strike > 0)) return fail("A threshold contract needs a strike > 0.");
+      Object.assign(c, { underlying: $("c-where").value, strike, direction: $("c-direction").value });
+    } else {
+      c.cluster = $("c-where").value;
+      if (kind === "exclusive") {
+        if (!$("c-group").value.trim()) return fail("An exclusive contract needs a group.");
+        c.group = $("c-group").value.trim();
+      }
+      if (kind === "parlay") {
+        c.legs = $("c-legs").value.split(",").map((x) => x.trim()).filter(Boolean);
+        if (!c.legs.length) return fail("A parlay needs at least one leg.");
+      }
+    }
+    c.price = price;
+    fail("");
+    state.book.contracts.push(c);
+    $("c-id").value = "";
+    renderPositions();
+    $("add-contract").value = id;
+    changed();
   }
 
   function renderTree() {
@@ -505,6 +573,7 @@
       await loadExample(DEFAULT_BOOK, true);
     }
     renderTree();
+    contractWhere();
     document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = "true";
   }

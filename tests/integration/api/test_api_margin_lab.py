@@ -190,3 +190,21 @@ def test_pages_assets_and_offline_docs(api: TestClient) -> None:
     assert api.get("/dashboard/static/vendor/swagger-ui/swagger-ui.css").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert "/v1/margin/requirement" in paths and "/dashboard/" not in paths
+
+
+def test_margin_routes_are_rate_limited_like_other_public_routes(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        database_url=f"sqlite:///{tmp_path}/rl.db",
+        admin_key="lab-admin",
+        rate_limit_per_second=0.001,
+        rate_limit_burst=2,
+        block_wait_ms=0,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        body = {"book": {}, "paths": 1_000}
+        for _ in range(2):
+            answer = client.post("/v1/margin/requirement", json=body)
+            assert answer.status_code == 200 and "X-RateLimit-Remaining" in answer.headers
+        refused = _problem(client.post("/v1/margin/requirement", json=body), 429, "RATE_LIMITED")
+        assert refused["retry_after"] >= 1
+        _problem(client.get("/v1/insurance-fund/solvency"), 429, "RATE_LIMITED")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import weakref
 from importlib import resources
 from typing import Any, Literal
 
@@ -42,7 +43,18 @@ POSITIONS_MAX = 2_000
 CONTRACTS_MAX = 1e12  # per position: keeps every sum finite (fsum raises on overflow)
 HISTOGRAM_BINS = 60
 BOOKS_PACKAGE = "prophex.dashboard.books"
-_COMPUTE = asyncio.Semaphore(2)  # at most two simulations at once: the writer keeps its CPU
+COMPUTE_SLOTS = 2  # at most two simulations at once: the block writer keeps its CPU
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def slots(name: str, size: int) -> asyncio.Semaphore:
+    """A semaphore per event loop (an asyncio semaphore must not be shared between loops)."""
+    per_loop = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+    if name not in per_loop:
+        per_loop[name] = asyncio.Semaphore(size)
+    return per_loop[name]
 
 
 class MarginRejected(ProphexError):
@@ -256,7 +268,7 @@ async def margin_requirement(body: RequirementRequest) -> dict[str, Any]:
     by both rules, floors, add-ons, PM, binding control, capital released, the correlation
     matrix, and the loss distributions (risk assets and whole book) with VaR and ES. The same
     book, paths, seed and rule give exactly what ``prophex margin --json`` prints."""
-    async with _COMPUTE:
+    async with slots("margin", COMPUTE_SLOTS):
         answer: dict[str, Any] = await anyio.to_thread.run_sync(requirement, body)
         return answer
 

@@ -9,7 +9,6 @@ keeps integer micro-USD); ``paths``, ``seed`` and ratios are unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Annotated, Any
 
@@ -18,11 +17,11 @@ from fastapi import APIRouter, Query
 
 from prophex.api.deps import Ctx, Public
 from prophex.api.routers.common import problems
+from prophex.api.routers.margin import slots
 from prophex.audit.solvency import solvency_of_state
 from prophex.money import format_usd
 
 router = APIRouter(prefix="/v1/insurance-fund", tags=["insurance fund"], dependencies=[Public])
-_AUDIT = asyncio.Semaphore(1)
 NOT_MONEY = frozenset({"paths", "seed"})
 
 
@@ -56,5 +55,5 @@ async def fund_solvency(
         report["units"] = "amounts are USD decimal strings; ratios and prices are decimal strings"
         return dict(usd_strings(report))
 
-    async with _AUDIT:
+    async with slots("solvency", 1):
         return await anyio.to_thread.run_sync(run)

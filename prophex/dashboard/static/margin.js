@@ -565,7 +565,7 @@
     $("example").replaceChildren(...books.items.map((n) => el("option", { value: n, selected: n === DEFAULT_BOOK }, n)));
     const saved = restore();
     if (saved && saved.book && Array.isArray(saved.book.positions)) {
-      state = saved;
+      state = { paths: 100000, seed: 0, rule: "joint", whatIf: null, ...saved };
       renderPositions();
       changed(true);
     } else {

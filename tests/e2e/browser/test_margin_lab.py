@@ -239,6 +239,13 @@ def test_edits_survive_a_reload_and_the_exported_yaml_gives_identical_figures(
     assert cli["clusters"] == reloaded["clusters"]
     assert cli["addons"] == reloaded["addons"]
 
+    # the exported file loads back through the file input with the same figures
+    _load_example(page, "two-independent-bets")
+    page.set_input_files("#yaml-file", str(exported))
+    page.wait_for_function("window.marginLab.state.book.name === 'reference-8-cluster'")
+    again = settle(page)
+    assert (again["pm"], again["full_collateral"]) == (reloaded["pm"], reloaded["full_collateral"])
+
 
 def test_what_if_row_and_a_live_accounts_book(make_page: Any, demo_server: Any) -> None:
     page = open_lab(make_page, demo_server.url).page

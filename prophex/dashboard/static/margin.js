@@ -13,6 +13,7 @@
   let last = null; // last successful requirement answer
   let inflight = null; // AbortController of the running recompute
   let ticket = 0; // answers to stale requests are dropped
+  let edits = 0; // edits so far: "busy" clears only when the answer covers the latest edit
   let hierarchy = null;
 
   function save() {
@@ -293,6 +294,7 @@
 
   /** Every edit lands here: persist, then recompute (debounced, or at once on page load). */
   function changed(now = false) {
+    edits += 1;
     save();
     $("run-info").classList.add("busy");
     if (now) recompute(); else recomputeSoon();
@@ -302,6 +304,7 @@
     if (inflight) inflight.abort();
     inflight = new AbortController();
     const mine = ++ticket;
+    const covers = edits;
     $("run-info").classList.add("busy");
     try {
       const result = await api("/v1/margin/requirement", { method: "POST", body: request(state.book), signal: inflight.signal });
@@ -314,7 +317,7 @@
       if (err.name === "AbortError" || mine !== ticket) return;
       $("error-box").textContent = "Not recomputed: " + problemText(err);
     } finally {
-      if (mine === ticket) $("run-info").classList.remove("busy");
+      if (mine === ticket && covers === edits) $("run-info").classList.remove("busy");
     }
   }
 

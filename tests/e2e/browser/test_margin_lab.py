@@ -92,13 +92,25 @@ def test_rho_sliders_move_the_sqrt_base_and_refuse_an_inverted_pair(
 ) -> None:
     page = open_lab(make_page, demo_server.url).page
     before = float(page.get_attribute("#base-sqrt-row", "data-value") or "nan")
-    page.focus("#rho-within")
-    for _ in range(10):  # keyboard-operable: 0.68 -> 0.78
-        page.keyboard.press("ArrowRight")
-    last = settle(page)
-    assert last["params"]["rho_within"] == 0.78
+    # drag the rho_within thumb to the right with the mouse
+    box = page.locator("#rho-within").bounding_box()
+    y = box["y"] + box["height"] / 2
+    thumb = box["x"] + 8 + (box["width"] - 16) * 0.68
+    page.mouse.move(thumb, y)
+    page.mouse.down()
+    page.mouse.move(thumb + 0.15 * (box["width"] - 16), y, steps=6)
+    page.mouse.up()
+    dragged = settle(page)
+    assert dragged["params"]["rho_within"] > 0.75
     after = float(page.get_attribute("#base-sqrt-row", "data-value") or "nan")
     assert after > before  # more correlation, larger square-root base
+    # the keyboard moves it too (0.01 a step)
+    page.focus("#rho-within")
+    page.keyboard.press("ArrowRight")
+    moved = settle(page)
+    assert moved["params"]["rho_within"] == round(dragged["params"]["rho_within"] + 0.01, 2)
+    assert moved["base"]["sqrt"] > after
+    kept = moved["params"]["rho_within"]
     # drag rho_within to the far left: below rho_cross (0.35), refused with a visible message
     box = page.locator("#rho-within").bounding_box()
     page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)
@@ -107,8 +119,8 @@ def test_rho_sliders_move_the_sqrt_base_and_refuse_an_inverted_pair(
     assert "Refused" in error.inner_text() and "must be ≥" in error.inner_text()
     assert page.get_attribute("#rho-within", "aria-invalid") == "true"
     page.wait_for_timeout(400)  # longer than the debounce: prove no recompute was sent
-    assert page.evaluate("window.marginLab.last.params.rho_within") == 0.78
-    assert page.evaluate("window.marginLab.state.book.settings.rho_within") == 0.78
+    assert page.evaluate("window.marginLab.last.params.rho_within") == kept
+    assert page.evaluate("window.marginLab.state.book.settings.rho_within") == kept
     page.keyboard.press("End")  # back to a valid pair: accepted again
     assert settle(page)["params"]["rho_within"] == 1.0
     assert error.is_hidden()

@@ -82,12 +82,15 @@ const PX = (() => {
         ctx.lineTo(x, chartArea.bottom);
         ctx.stroke();
         ctx.setLineDash([]);
-        ctx.fillStyle = line.color;
         ctx.font = "12px sans-serif";
         const label = line.label;
         const w = ctx.measureText(label).width;
         const tx = x + 4 + w <= chartArea.right ? x + 4 : Math.max(chartArea.left, x - 4 - w);
-        ctx.fillText(label, tx, chartArea.top + 12 + i * 14);
+        const ty = chartArea.top + 12 + i * 15;
+        ctx.fillStyle = "rgba(255,255,255,0.85)";
+        ctx.fillRect(tx - 2, ty - 11, w + 4, 14);
+        ctx.fillStyle = line.color;
+        ctx.fillText(label, tx, ty);
       });
       ctx.restore();
     },

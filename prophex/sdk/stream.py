@@ -17,8 +17,9 @@ the iterator sleeps ``min(backoff_max, backoff_base * 2**(n-1))`` times a unifor
 failed tries it raises :class:`StreamUnavailable`; the count restarts once a message arrives.
 
 Protocol errors are raised, never swallowed: an ``error`` message, a frame that is not a JSON
-object, or an authentication refusal (close codes 4001/4003) raises
-:class:`StreamProtocolError`.
+object, an authentication refusal (close codes 4001/4003), or a ``resynced`` announcing a
+``seq`` beyond the last replayed event (code ``RESYNC_GAP``) raises
+:class:`StreamProtocolError`. A slow-consumer close (4008) is a drop like any other.
 """
 
 from __future__ import annotations

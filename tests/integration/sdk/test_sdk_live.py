@@ -113,6 +113,15 @@ def test_blocking_wrapper_and_async_core_answer_the_same(server: ServerProcess) 
         assert type(mine) is type(theirs)
         assert mine.model_dump(exclude=skip) == theirs.model_dump(exclude=skip)
     assert closed.realized_pnl is not None and closed.fee > 0
+    # The blocking stream iterator: the snapshot (after the open and the close), then a trade.
+    events = sync.stream(["same-s"], max_events=2, idle_timeout=5)
+    snapshot = next(events)
+    assert (snapshot["type"], snapshot["seq"]) == ("snapshot", 2)
+    again = sync.open_order("same-s", "A", "5", "2")
+    trade = next(events)
+    assert (trade["type"], trade["seq"]) == ("trade", 3)
+    assert Decimal(trade["data"]["average_price"]) == again.average_price
+    assert list(events) == []  # max_events reached: the iterator ends and closes the socket
 
 
 def test_market_stream_reconnects_after_restart_with_backoff_then_gives_up(

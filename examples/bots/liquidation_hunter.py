@@ -52,7 +52,7 @@ class Hunter:
         self.done = asyncio.Event()
 
     async def on_price(self, price_a: Decimal) -> None:
-        if self.holding is not None or abs(price_a - FAIR) <= self.trigger:
+        if self.done.is_set() or self.holding is not None or abs(price_a - FAIR) <= self.trigger:
             return
         side = "B" if price_a > FAIR else "A"
         try:

@@ -112,7 +112,7 @@ class Settings:
 
     base_url: str
     admin_key: str | None
-    timeout: float
+    timeout: float | httpx.Timeout
     retries: int
     retry_backoff: float
     retry_backoff_max: float
@@ -136,7 +136,7 @@ class AsyncProphexClient:
         api_key: str | None = None,
         *,
         admin_key: str | None = None,
-        timeout: float = 10.0,
+        timeout: float | httpx.Timeout = 10.0,
         retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
@@ -223,7 +223,9 @@ class AsyncProphexClient:
                     call.method, call.path, params=call.params, json=call.json, headers=headers
                 )
             except httpx.TransportError as error:
-                unsent = isinstance(error, httpx.ConnectError | httpx.PoolTimeout)
+                unsent = isinstance(
+                    error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                )
                 if last or not (call.safe or unsent):
                     raise
                 await asyncio.sleep(self._delay(None, attempt))

@@ -109,7 +109,7 @@ class ProphexClient:
         api_key: str | None = None,
         *,
         admin_key: str | None = None,
-        timeout: float = 10.0,
+        timeout: float | httpx.Timeout = 10.0,
         retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,

@@ -204,8 +204,10 @@ class Order(Model):
     """An accepted order, as answered by ``POST /v1/orders``, ``POST /v1/positions/{id}/close``,
     ``GET /v1/orders/{order_id}`` and ``GET /v1/orders/by-client-id/{client_order_id}``.
 
-    Fields beyond the common ones (``cost``, ``proceeds``, ``position`` ...) depend on the
-    server version and stay readable as attributes."""
+    The issue-12 fields (``order_id``, ``kind``, ``status``, ``txn_seq``, times) are None
+    from an older server; the execution details an open (``cost``, ``price_a``...) or a close
+    (``proceeds``, ``closed_notional``, ``remaining_notional``, ``haircut``) reports are None
+    when the server does not send them. Any other field stays readable as an attribute."""
 
     client_order_id: str | None
     position_id: int
@@ -227,6 +229,13 @@ class Order(Model):
     txn_seq: int | None = None
     sim_time: int | None = None
     wall_time: str | None = None
+    cost: Decimal | None = None
+    price_a: Decimal | None = None
+    price_b: Decimal | None = None
+    proceeds: Decimal | None = None
+    closed_notional: Decimal | None = None
+    remaining_notional: Decimal | None = None
+    haircut: Decimal | None = None
 
 
 class OrderPage(Model):

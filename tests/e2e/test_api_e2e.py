@@ -96,7 +96,7 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         assert not opened.duplicate
         again = alice.open_order(MARKET, "A", "100", "3", client_order_id="alice-1")
         assert again.duplicate and again.command_seq == opened.command_seq
-        assert str(again.cost) == opened.cost
+        assert again.cost == opened.cost
         lookup = alice.order_by_client_id("alice-1")
         assert (lookup.kind, lookup.command_seq) == ("open", opened.command_seq)
         assert lookup.average_price == opened.average_price

@@ -115,6 +115,8 @@ async def hunt(args: Any) -> Hunter:
             asyncio.create_task(hunter.watch_private()),
             asyncio.create_task(hunter.watch_public()),
         ]
+        for task in tasks:  # a stream that fails (e.g. a refused key) ends the hunt at once
+            task.add_done_callback(lambda _task: hunter.done.set())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hunter.done.wait(), timeout=args.duration)
         for task in tasks[1:]:

@@ -62,9 +62,9 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         bob = ProphexClient(server.url, bob_acct.api_key)
         a, b = alice_acct.account, bob_acct.account
 
-        assert alice.deposit("1000").wallet_balance == "1000"
+        assert str(alice.deposit("1000").wallet_balance) == "1000"
         replay.apply(type="deposit", account=a, amount="1000")
-        assert bob.deposit("5000").wallet_balance == "5000"
+        assert str(bob.deposit("5000").wallet_balance) == "5000"
         replay.apply(type="deposit", account=b, amount="5000")
 
         # Quote: priced from the engine's own plan, nothing changes.
@@ -76,15 +76,15 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             ),  # type: ignore[arg-type]
             enforce=False,
         )  # fmt: skip
-        assert quote.notional == "300"
-        assert quote.cost == format_usd(plan.cost)
-        assert quote.fee == format_usd(plan.fee) == "0.3"
-        assert quote.average_price == format_price(plan.cost, plan.notional)
-        assert quote.pre_trade_price == "0.500000"
-        assert quote.post_trade_price == format_price(800, 1300)
-        assert quote.liquidation_price == format_price(plan.cost - 100_000_000, 300_000_000)
+        assert str(quote.notional) == "300"
+        assert str(quote.cost) == format_usd(plan.cost)
+        assert str(quote.fee) == format_usd(plan.fee) == "0.3"
+        assert str(quote.average_price) == format_price(plan.cost, plan.notional)
+        assert str(quote.pre_trade_price) == "0.500000"
+        assert str(quote.post_trade_price) == format_price(800, 1300)
+        assert str(quote.liquidation_price) == format_price(plan.cost - 100_000_000, 300_000_000)
         assert quote.accepted and quote.rejection is None
-        assert alice.account().wallet_balance == "1000"
+        assert str(alice.account().wallet_balance) == "1000"
 
         # Open with a client_order_id, retry it: one position, the original result.
         opened = alice.open_order(MARKET, "A", "100", "3", client_order_id="alice-1")
@@ -92,16 +92,16 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             type="open", account=a, market=MARKET, side="A", margin="100", leverage="3",
             client_order_id="alice-1",
         )  # fmt: skip
-        assert opened.cost == format_usd(expected["cost"]) == quote.cost
+        assert str(opened.cost) == format_usd(expected["cost"]) == str(quote.cost)
         assert not opened.duplicate
         again = alice.open_order(MARKET, "A", "100", "3", client_order_id="alice-1")
         assert again.duplicate and again.command_seq == opened.command_seq
         assert again.cost == opened.cost
-        lookup = alice.order("alice-1")
+        lookup = alice.order_by_client_id("alice-1")
         assert (lookup.kind, lookup.command_seq) == ("open", opened.command_seq)
-        assert lookup.result["cost"] == opened.cost
+        assert lookup.average_price == opened.average_price
         with pytest.raises(ProphexApiError) as never:
-            alice.order("never-sent")
+            alice.order_by_client_id("never-sent")
         assert never.value.status == 404
         with pytest.raises(ProphexApiError) as conflict:
             alice.open_order(MARKET, "A", "90", "3", client_order_id="alice-1")
@@ -115,13 +115,13 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             type="close", account=a, position_id=position_id, notional="100",
             client_order_id="alice-2",
         )  # fmt: skip
-        assert closed.proceeds == format_usd(expected["proceeds"])
-        assert closed.realized_pnl == format_usd(expected["realized_pnl"])
-        assert closed.remaining_notional == "200"
+        assert str(closed.proceeds) == format_usd(expected["proceeds"])
+        assert str(closed.realized_pnl) == format_usd(expected["realized_pnl"])
+        assert str(closed.remaining_notional) == "200"
         added = alice.add_margin(position_id, "10")
         expected = replay.apply(type="add_margin", account=a, position_id=position_id, amount="10")
-        assert added.margin == format_usd(expected["margin"])
-        assert alice.account().wallet_balance == replay.wallet(a)
+        assert str(added.margin) == format_usd(expected["margin"])
+        assert str(alice.account().wallet_balance) == replay.wallet(a)
 
         # A failing check names itself, with the exact figures.
         with pytest.raises(ProphexApiError) as refused:
@@ -136,17 +136,17 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             type="open", account=b, market=MARKET, side="B", margin="1000", leverage="3",
             client_order_id="bob-1",
         )  # fmt: skip
-        assert pushed.cost == format_usd(expected["cost"])
+        assert str(pushed.cost) == format_usd(expected["cost"])
         assert len(pushed.liquidations) == 1
         liquidated = alice.position(position_id)
         assert liquidated.status == "liquidated"
         engine_position = replay.exchange.state.positions[position_id]
         assert engine_position.status == "liquidated"
-        assert liquidated.realized_pnl == format_usd(engine_position.realized_pnl)
+        assert str(liquidated.realized_pnl) == format_usd(engine_position.realized_pnl)
         assert replay.last is not None
         (liquidation,) = [t.data for t in replay.last.transactions if t.kind == "liquidation"]
-        assert pushed.liquidations[0].seized_margin == format_usd(liquidation["seized_margin"])
-        assert pushed.liquidations[0].exit_proceeds == format_usd(liquidation["exit_proceeds"])
+        assert str(pushed.liquidations[0].seized_margin) == format_usd(liquidation["seized_margin"])
+        assert str(pushed.liquidations[0].exit_proceeds) == format_usd(liquidation["exit_proceeds"])
         feed = ProphexClient(server.url).liquidations(market=MARKET)
         assert [item.txn_seq for item in feed.items] == [pushed.liquidations[0].txn_seq]
 
@@ -161,9 +161,9 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         resolved = admin.admin_resolve(MARKET, "B")
         expected = replay.apply(type="resolve", market=MARKET, outcome="B")
         assert resolved.market.status == "resolved"
-        assert resolved.market.settlement_price_a == "0.000000"
+        assert str(resolved.market.settlement_price_a) == "0.000000"
         assert resolved.resolution is not None
-        assert resolved.resolution.owed_to_winners == format_usd(expected["owed_to_winners"])
+        assert str(resolved.resolution.owed_to_winners) == format_usd(expected["owed_to_winners"])
 
         # Settlements received, exactly as the engine paid them.
         resolve_txn = next(
@@ -171,22 +171,22 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         )
         alice_settlements = alice.settlements().items
         assert [s.position_id for s in alice_settlements] == [resolve_txn.id]
-        assert alice_settlements[0].pnl == format_usd(resolve_txn.realized_pnl)
+        assert str(alice_settlements[0].pnl) == format_usd(resolve_txn.realized_pnl)
         bob_settlements = bob.settlements().items
         assert len(bob_settlements) == 1 and bob_settlements[0].market == MARKET
         for client, account in ((alice, a), (bob, b)):
             view = client.account()
-            assert view.wallet_balance == replay.wallet(account)
-            assert view.margin_locked == "0" and view.open_positions == 0
+            assert str(view.wallet_balance) == replay.wallet(account)
+            assert str(view.margin_locked) == "0" and view.open_positions == 0
         fund = ProphexClient(server.url).insurance_fund()
-        assert fund.balance == format_usd(replay.exchange.state.balance(INSURANCE_FUND))
+        assert str(fund.balance) == format_usd(replay.exchange.state.balance(INSURANCE_FUND))
 
         # History survives resolution.
         history = ProphexClient(server.url).prices(MARKET)
         assert history.status == "resolved" and len(history.items) >= 4
         ledger = alice.ledger(limit=500).items
         total = sum(
-            parse_usd(x.amount.lstrip("-")) * (-1 if x.amount.startswith("-") else 1)
+            parse_usd(str(abs(x.amount))) * (-1 if x.amount < 0 else 1)
             for x in ledger
             if x.ledger_account == f"wallet:{a}"
         )

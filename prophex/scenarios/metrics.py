@@ -171,6 +171,34 @@ class Metrics:
             "surplus_to_fund": d["surplus_to_fund"],
         }
 
+    def _settle_batch(self, txn: Transaction) -> None:
+        """A ``resolve_batch``: one resolution record per market, as for ``resolve``."""
+        for market_id, d in sorted(txn.data["per_market"].items()):
+            settlements: dict[str, dict[str, Any]] = d["settlements"]
+            losers_margin = sum(-s["pnl"] for s in settlements.values() if s["pnl"] < 0)
+            for pid, record in settlements.items():
+                if record.get("haircut"):
+                    self.haircuts[int(pid)] = self.haircuts.get(int(pid), 0) + record["haircut"]
+            stats = self.market(market_id)
+            stats.bad_debt += d["bad_debt"]
+            self.bad_debt += d["bad_debt"]
+            self.fund_draw_resolutions += d["fund_draw"]
+            stats.resolution = {
+                "kind": "resolve",
+                "settled_in_batch": True,
+                "outcome": d["outcome"],
+                "positions": len(settlements),
+                "winners": d["winners"],
+                "owed_to_winners": d["owed_to_winners"],
+                "vault_before_draw": d["vault_before_draw"],
+                "losers_margin_at_resolution": losers_margin,
+                "vault_shortfall": d["shortfall"],
+                "fund_draw": d["fund_draw"],
+                "haircut": d["haircut_total"],
+                "bad_debt": d["bad_debt"],
+                "surplus_to_fund": d["to_fund"],
+            }
+
     def sample(self, state: State) -> None:
         """Record the fund balance and every market's open interest at the current time."""
         time = state.time
@@ -194,5 +222,6 @@ _HANDLERS = {
     "liquidation": Metrics._liquidation,
     "funding": Metrics._funding,
     "resolve": Metrics._settle,
+    "resolve_batch": Metrics._settle_batch,
     "void": Metrics._settle,
 }

@@ -24,7 +24,9 @@ from prophex.engine.commands import (
     Command,
     CreateMarket,
     Deposit,
+    Outcome,
     Resolve,
+    ResolveBatch,
     Void,
     parse_user_command,
 )
@@ -155,9 +157,17 @@ class Replay:
                 batch += [Deposit(a, int(x)) for a, x in zip(flow.accounts, amounts, strict=True)]
         batch += [command for at, _, command in self.steps if at == t0]
         resolving = {m for m, (at, _) in self.resolutions.items() if at == t0}
+        together: dict[str, Outcome] = {}
         for market in sorted(resolving):
             outcome = self.resolutions[market][1]
-            batch.append(Void(market) if outcome == "void" else Resolve(market, outcome))
+            if outcome == "void":
+                batch.append(Void(market))
+            elif self.scenario.settlement == "batch":
+                together[market] = outcome
+            else:
+                batch.append(Resolve(market, outcome))
+        if together:
+            batch.append(ResolveBatch(together))
         if t1 is not None:
             batch += self.manager.actions(state, resolving)
             view = self._view(state, t0, resolving)

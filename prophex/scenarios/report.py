@@ -196,9 +196,18 @@ def render_markdown(summary: dict[str, Any]) -> str:
             f"{_usd(res.get('fund_draw', 0))} | {_usd(res.get('haircut', 0))} |"
         )
     lines += ["", "## Shortfall waterfall (who paid the winners)", ""]
-    lines += ["| Source | Amount |", "|---|---|"]
-    for key, value in summary["waterfall"].items():
-        lines.append(f"| {key.replace('_', ' ')} | {_usd(value)} |")
+    resolved = {k: v for k, v in summary["markets"].items() if v["waterfall"]}
+    columns = ("owed_to_winners", *WATERFALL_KEYS)
+    lines += [
+        "| Market | " + " | ".join(c.replace("_", " ") for c in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for market_id, data in resolved.items():
+        rule = " (batch)" if (data["resolution"] or {}).get("settled_in_batch") else ""
+        cells = " | ".join(_usd(data["waterfall"][c]) for c in columns)
+        lines.append(f"| {market_id}{rule} | {cells} |")
+    total = summary["waterfall"]
+    lines.append("| **all markets** | " + " | ".join(_usd(total[c]) for c in columns) + " |")
     problems = summary["invariants"]
     lines += ["", "Invariants: " + ("all hold" if not problems else "; ".join(problems)), ""]
     return "\n".join(lines)

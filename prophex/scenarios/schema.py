@@ -329,6 +329,7 @@ _STEP_SCHEMA = WithJsonSchema(
                     "halt",
                     "resume",
                     "resolve",
+                    "resolve_batch",
                     "void",
                     "advance_clock",
                     "set_params",
@@ -378,6 +379,9 @@ class Scenario(_Strict):
     steps: list[ScriptStep] = Field(default_factory=list)
     shocks: list[Shock] = Field(default_factory=list)
     resolution: dict[str, Resolution] = Field(default_factory=dict)
+    settlement: Literal["sequential", "batch"] = "sequential"
+    """How markets resolving at the same time settle: one ``resolve`` each in market-id order
+    (each draws on the fund in turn), or one ``resolve_batch`` sharing a shortfall pro rata."""
 
     def params(self) -> Params:
         return self.protocol.build()

@@ -264,7 +264,7 @@ class Population(_Strict):
     balance: Distribution
     margin: Distribution
     leverage: Distribution
-    clamp_leverage: bool = True
+    clamp_leverage: bool = False
     markets: dict[str, Annotated[float, Field(gt=0.0)]] | None = None
     side_bias: dict[str, Probability] = Field(default_factory=dict)
     arrivals: Arrivals = Field(default_factory=Arrivals)
@@ -414,7 +414,15 @@ class Scenario(_Strict):
             if step.at > self.duration:
                 raise _at(("steps", i, "at"), f"at {step.at} is after the end ({self.duration})")
         names: set[str] = set()
+        max_leverage = self.params().max_leverage
         for i, pop in enumerate(self.populations):
+            _, high = pop.leverage.bounds()
+            if high > max_leverage and not pop.clamp_leverage:
+                raise _at(
+                    ("populations", i, "leverage"),
+                    f"leverage up to {high} exceeds the protocol's max_leverage {max_leverage}; "
+                    "lower it, raise max_leverage, or set clamp_leverage: true to clamp draws",
+                )
             if pop.name in names:
                 raise _at(("populations", i, "name"), f"population {pop.name!r} is defined twice")
             names.add(pop.name)

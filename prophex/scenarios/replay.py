@@ -113,6 +113,10 @@ class Replay:
         self.flows = [PopulationFlow(p, scenario, self.rng) for p in scenario.populations]
         self.manager = Manager.for_flows(self.flows)
         self.metrics = Metrics()
+        for shock in scenario.shocks:
+            self.metrics.events.append((shock.at, shock.market, "shock"))
+            if shock.until is not None:
+                self.metrics.events.append((shock.until, shock.market, "shock ends"))
         self.lookbacks = sorted(lookbacks(self.flows))
         self.steps = [
             (s.at, i, parse_user_command(s.command)) for i, s in enumerate(scenario.steps)

@@ -47,7 +47,15 @@ if TYPE_CHECKING:
     from prophex.scenarios.schema import Scenario
 
 ALIASES = {"V": "virtual_oi"}
-SCENARIO_ALIASES = ("side_bias", "leverage", "margin", "outcome", "shock_at", "settlement")
+SCENARIO_ALIASES = (
+    "side_bias",
+    "leverage",
+    "margin",
+    "outcome",
+    "shock_at",
+    "settlement",
+    "loss_sharing",
+)
 SCENARIO_ROOTS = ("markets", "populations", "shocks", "resolution", "steps", "duration", "tick")
 Point = tuple[tuple[str, str], ...]
 Task = tuple["Scenario", Point, int]
@@ -189,8 +197,8 @@ def _apply_scenario_key(data: dict[str, Any], key: str, text: str) -> None:
             raise SweepError("--grid shock_at: the scenario has no shocks", field="grid")
         for shock in data["shocks"]:
             shock["at"] = value
-    elif key == "settlement":
-        data["settlement"] = value
+    elif key in ("settlement", "loss_sharing"):
+        data[key] = value
     else:
         _set_path(data, key.split("."), value, key)
 

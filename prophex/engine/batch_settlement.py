@@ -15,6 +15,11 @@ full while the first were paid in full. ``ResolveBatch`` shares a shortfall fair
    remainder over all the winners (ties by position id), so the haircuts add up to
    ``uncovered`` exactly and every market's winners lose the same fraction of their profit (to
    within one micro-dollar per position).
+   With ``loss_sharing="adl"`` the cut follows auto-deleveraging instead (the ranking dYdX v4
+   and Hyperliquid use: profit and leverage): winners are ranked by
+   ``score = (profit / margin) x (notional / margin)``, highest first (exact fractions; ties
+   by position id), and each in turn loses ``min(remaining, profit)`` until ``uncovered`` is
+   gone. The least leveraged, least profitable winners keep everything.
 4. Money moves through the fund: a vault holding more than it pays out (its surplus and the
    haircuts it keeps) sends the excess to the fund, and the fund tops up every vault that
    holds less. All postings are one balanced ledger transaction of kind ``resolve_batch``.
@@ -22,6 +27,7 @@ full while the first were paid in full. ``ResolveBatch`` shares a shortfall fair
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from prophex.engine.events import (
@@ -41,11 +47,33 @@ if TYPE_CHECKING:
     from prophex.engine.state import Market, Position
 
 
+def adl_rank(position: Position, pnl: int) -> tuple[Fraction, int]:
+    """Sort key, highest score first: score = (pnl / margin) x (notional / margin); a winner
+    without margin ranks first; ties by position id."""
+    if position.margin <= 0:
+        return (Fraction(-(10**30)), position.id)
+    return (-Fraction(pnl * position.notional, position.margin * position.margin), position.id)
+
+
+def allocate_adl(total: int, winners: list[tuple[Position, int]]) -> dict[int, int]:
+    """Cut ``total`` from winners in ADL rank order, each losing at most its profit."""
+    cuts = {p.id: 0 for p, _ in winners}
+    remaining = total
+    for position, pnl in sorted(winners, key=lambda w: adl_rank(*w)):
+        if remaining <= 0:
+            break
+        cuts[position.id] = min(remaining, pnl)
+        remaining -= cuts[position.id]
+    return cuts
+
+
 def resolve_batch(exchange: Exchange, c: ResolveBatch) -> dict[str, Any]:
     """Settle every market of ``c.outcomes`` at once (see the module docstring)."""
     state = exchange.state
     if not c.outcomes:
         raise InvalidCommand("resolve_batch needs at least one market", field="outcomes")
+    if c.loss_sharing not in ("pro_rata", "adl"):
+        raise InvalidCommand("loss_sharing must be 'pro_rata' or 'adl'", field="loss_sharing")
     markets: list[Market] = []
     for market_id in sorted(c.outcomes):
         outcome = c.outcomes[market_id]
@@ -104,7 +132,10 @@ def resolve_batch(exchange: Exchange, c: ResolveBatch) -> dict[str, Any]:
     total_shortfall = sum(m["shortfall"] for m in per_market.values())
     pool = fund + (sum(m["surplus"] for m in per_market.values()) if pooled else 0)
     uncovered = max(0, total_shortfall - pool)
-    haircuts = allocate_pro_rata(uncovered, [(p.id, pnl) for p, pnl in winners])
+    if c.loss_sharing == "adl":
+        haircuts = allocate_adl(uncovered, winners)
+    else:
+        haircuts = allocate_pro_rata(uncovered, [(p.id, pnl) for p, pnl in winners])
     market_haircut = {m.id: 0 for m in markets}
     for position, _pnl in winners:
         market_haircut[position.market] += haircuts[position.id]
@@ -167,6 +198,7 @@ def resolve_batch(exchange: Exchange, c: ResolveBatch) -> dict[str, Any]:
         "pooled_surplus": pool - fund,
         "uncovered": uncovered,
         "haircut_total": uncovered,
+        "loss_sharing": c.loss_sharing,
         "fund_net_draw": sum(r["fund_draw"] for r in per_market.values())
         - sum(r["to_fund"] for r in per_market.values()),
     }

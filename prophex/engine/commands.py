@@ -113,6 +113,8 @@ class ResolveBatch:
     all their winners (see :mod:`prophex.engine.batch_settlement`). Risk analysis, issue 11."""
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    loss_sharing: str = "pro_rata"
+    """How an uncovered shortfall is cut from winners: ``pro_rata`` or ``adl`` (ranked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +402,7 @@ def _p_resolve(b: dict[str, Any]) -> Command:
 
 def _p_resolve_batch(b: dict[str, Any]) -> Command:
     """User form: ``{"type": "resolve_batch", "outcomes": {"M1": "A", "M2": "B"}}``."""
-    _check_keys(b, "resolve_batch", {"outcomes"})
+    _check_keys(b, "resolve_batch", {"outcomes", "loss_sharing"})
     _require(b, "resolve_batch", "outcomes")
     outcomes = b["outcomes"]
     if not isinstance(outcomes, dict) or not outcomes:
@@ -413,7 +415,10 @@ def _p_resolve_batch(b: dict[str, Any]) -> Command:
             raise InvalidCommand(
                 f"outcome of {market} must be 'A', 'B' or 'UNKNOWN'", field="outcomes"
             )
-    return ResolveBatch(outcomes=dict(sorted(outcomes.items())))
+    sharing = b.get("loss_sharing", "pro_rata")
+    if sharing not in ("pro_rata", "adl"):
+        raise InvalidCommand("loss_sharing must be 'pro_rata' or 'adl'", field="loss_sharing")
+    return ResolveBatch(outcomes=dict(sorted(outcomes.items())), loss_sharing=sharing)
 
 
 def _p_advance_clock(b: dict[str, Any]) -> Command:

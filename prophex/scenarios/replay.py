@@ -171,7 +171,7 @@ class Replay:
             else:
                 batch.append(Resolve(market, outcome))
         if together:
-            batch.append(ResolveBatch(together))
+            batch.append(ResolveBatch(together, self.scenario.loss_sharing))
         if t1 is not None:
             batch += self.manager.actions(state, resolving)
             view = self._view(state, t0, resolving)

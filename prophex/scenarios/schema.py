@@ -382,6 +382,8 @@ class Scenario(_Strict):
     settlement: Literal["sequential", "batch"] = "sequential"
     """How markets resolving at the same time settle: one ``resolve`` each in market-id order
     (each draws on the fund in turn), or one ``resolve_batch`` sharing a shortfall pro rata."""
+    loss_sharing: Literal["pro_rata", "adl"] = "pro_rata"
+    """With ``settlement: batch``: how the uncovered rest is cut from winners."""
 
     def params(self) -> Params:
         return self.protocol.build()
@@ -442,6 +444,8 @@ class Scenario(_Strict):
             for pop_name in shock.populations or []:
                 if pop_name not in names:
                     raise _at(("shocks", i, "populations"), f"unknown population {pop_name!r}")
+        if self.loss_sharing == "adl" and self.settlement != "batch":
+            raise _at(("loss_sharing",), "loss_sharing: adl needs settlement: batch")
         for market, plan in self.resolution.items():
             if market not in seen:
                 raise _at(("resolution", market), f"unknown market {market!r}")

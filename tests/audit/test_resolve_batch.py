@@ -130,3 +130,50 @@ def test_command_forms_and_refusals() -> None:
             exchange.apply(ResolveBatch(outcomes))  # type: ignore[arg-type]
     assert exchange.state.balance(INSURANCE_FUND) == before
     assert exchange.state.markets["BTC-100K"].status == "open"
+
+
+def test_adl_cuts_winners_in_rank_order_and_passes_the_audit(sqlite_url: str) -> None:
+    from prophex.engine.batch_settlement import adl_rank
+
+    adl = load_scenario(LIBRARY / "mass-deleveraging.yaml")
+    assert (adl.settlement, adl.loss_sharing) == ("batch", "adl")
+    unresolved = adl.model_copy(update={"resolution": {}})
+    sequencer = open_sequencer(unresolved, None)
+    Replay(unresolved, sequencer).run()
+    exchange = sequencer.exchange
+    positions = {p.id: copy.copy(p) for p in exchange.state.positions.values()}
+    data = exchange.apply(ResolveBatch({"GOV-A": "A", "SEN-A": "A"}, "adl")).transactions[0].data
+    assert data["loss_sharing"] == "adl" and data["uncovered"] > 0
+    winners = [
+        (positions[int(pid)], s["pnl"] + s["haircut"], s["haircut"])
+        for row in data["per_market"].values()
+        for pid, s in row["settlements"].items()
+        if "haircut" in s
+    ]
+    assert sum(cut for _, _, cut in winners) == data["uncovered"]
+    ranked = sorted(winners, key=lambda w: adl_rank(w[0], w[1]))
+    cuts = [cut for _, _, cut in ranked]
+    profits = [profit for _, profit, _ in ranked]
+    full = next(i for i, (c, p) in enumerate(zip(cuts, profits, strict=True)) if c < p)
+    assert cuts[:full] == profits[:full]  # the top-ranked lose all their profit
+    assert 0 <= cuts[full] < profits[full]  # one may lose part of it
+    assert all(c == 0 for c in cuts[full + 1 :])  # the rest keep everything
+    assert 0 < full < len(cuts) - 1
+    # the whole scenario on SQLite replays through the audit
+    with Sequencer.open(sqlite_url, adl.params()) as on_disk:
+        run_scenario(adl, sequencer=on_disk)
+    engine = make_db_engine(sqlite_url)
+    try:
+        assert audit_database(engine).ok
+    finally:
+        engine.dispose()
+
+
+def test_adl_needs_batch_settlement() -> None:
+    from prophex.scenarios.loader import parse_scenario
+    from prophex.scenarios.schema import ScenarioError
+
+    text = (LIBRARY / "mass-deleveraging.yaml").read_text()
+    with pytest.raises(ScenarioError, match="loss_sharing") as info:
+        parse_scenario(text.replace("settlement: batch", "settlement: sequential"))
+    assert info.value.details["field"] == "loss_sharing"

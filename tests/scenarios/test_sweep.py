@@ -187,3 +187,12 @@ def test_help_does_not_import_the_engine_or_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_loss_sharing_policies_side_by_side() -> None:
+    scenario = library("mass-deleveraging")
+    table, rows = sweep(scenario, parse_grid(["loss_sharing=pro_rata,adl"]), 1, workers=1)
+    by_policy = {r["loss_sharing"]: r for r in rows}
+    assert by_policy["pro_rata"]["haircut"] == by_policy["adl"]["haircut"] > 0
+    assert by_policy["pro_rata"]["digest"] != by_policy["adl"]["digest"]
+    assert [r["depletion_probability"] for r in table] == [1.0, 1.0]

@@ -138,6 +138,12 @@ def audit_cmd(
             help="--solvency correlation: NAME[,NAME...]=RHO, NAME a market or cluster:X."
         ),
     ] = None,
+    paths_to_resolution: Annotated[
+        bool, typer.Option(help="--solvency: also run price paths to resolution in the engine.")
+    ] = False,
+    engine_paths: Annotated[int, typer.Option(help="Paths for --paths-to-resolution.")] = 200,
+    horizon_hours: Annotated[int, typer.Option(help="Hours to resolution for the paths.")] = 24,
+    steps: Annotated[int, typer.Option(help="Intervals per path to resolution.")] = 12,
 ) -> None:
     """Replay the journal from genesis and verify hashes, balances, invariants and state."""
     if solvency:
@@ -145,10 +151,15 @@ def audit_cmd(
 
         try:
             model = parse_model(probabilities, probability, correlate)
+            dynamic = None
+            if paths_to_resolution:
+                from prophex.audit.paths import PathSettings
+
+                dynamic = PathSettings(engine_paths, steps, horizon_hours * 3600)
         except ProphexError as error:
             fail(error)
             return
-        raise typer.Exit(solvency_cli(db, json_out, paths, seed, model))
+        raise typer.Exit(solvency_cli(db, json_out, paths, seed, model, dynamic))
     from prophex.audit.replay import audit_database
     from prophex.ledger.store import database_url, make_db_engine
 

@@ -626,6 +626,24 @@ def render(report: dict[str, Any]) -> Any:
         ("largest market OI cap covering p99 (USD)", _cap(caps["market_oi_cap"])),
     ):
         summary.add_row(name, value)
+    dynamic = report.get("paths_to_resolution")
+    if dynamic is not None:
+        low, high = dynamic["wilson_95"]
+        table_d = Table(show_header=False, title="Paths to resolution (through the engine)")
+        shape = f"{dynamic['settings']['steps']} / {dynamic['settings']['horizon']}"
+        bounds = f"[{low:.2%}, {high:.2%}]"
+        table_d.add_column("figure")
+        table_d.add_column("value", justify="right")
+        for name, value in (
+            ("paths / steps / horizon (s)", f"{len(dynamic['paths'])} / {shape}"),
+            ("P(fund depleted) [95% Wilson]", f"{dynamic['depletion_probability']:.2%} {bounds}"),
+            ("mean fund drawn (USD)", format_usd(dynamic["mean_fund_drawn"])),
+            ("of which on profitable closes (USD)", format_usd(dynamic["mean_drawn_on_closes"])),
+            ("99% fund drawn (USD)", format_usd(dynamic["p99_fund_drawn"])),
+            ("mean liquidations per path", f"{dynamic['mean_liquidations']:.1f}"),
+        ):
+            table_d.add_row(name, value)
+        summary = Group(summary, table_d)  # type: ignore[assignment]
     notes = mc["outcome_model"].get("notes", [])
     if notes:
         from rich.text import Text
@@ -677,14 +695,26 @@ def parse_model(
 
 
 def solvency_cli(
-    db: str | None, json_out: bool, paths: int, seed: int, model: OutcomeModel | None = None
+    db: str | None,
+    json_out: bool,
+    paths: int,
+    seed: int,
+    model: OutcomeModel | None = None,
+    dynamic: Any = None,
 ) -> int:
     """For ``prophex audit --solvency``: print the report; exit 1 if the fund can be depleted
-    at the 99% level, 2 if the audit could not run."""
+    at the 99% level (with ``dynamic`` PathSettings, also when more than 1% of the paths to
+    resolution deplete it), 2 if the audit could not run."""
     from rich.console import Console
 
     try:
-        report = solvency_report(db, paths=paths, seed=seed, model=model)
+        state = load_state_read_only(db)
+        report = solvency_of_state(state, paths=paths, seed=seed, model=model)
+        if dynamic is not None:
+            from prophex.audit.paths import dynamic_solvency
+
+            found = dynamic_solvency(state, seed=seed, settings=dynamic, model=model)
+            report["paths_to_resolution"] = found.to_dict()
     except ProphexError as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc.code}: {exc.message}", highlight=False)
         return 2
@@ -692,7 +722,11 @@ def solvency_cli(
         sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
     else:
         Console().print(render(report))
-    return 1 if report["monte_carlo"]["shortfall_p99"] > report["insurance_fund"] else 0
+    uncovered = report["monte_carlo"]["shortfall_p99"] > report["insurance_fund"]
+    dynamic_report = report.get("paths_to_resolution")
+    if dynamic_report is not None and dynamic_report["depletion_probability"] > 1 - QUANTILE:
+        uncovered = True
+    return 1 if uncovered else 0
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:

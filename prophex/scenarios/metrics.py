@@ -74,7 +74,30 @@ class Metrics:
     """(time, market, what): halt, resume, resolve A/B/UNKNOWN, void, shock (for plot markers)."""
     fund_draws: list[tuple[int, int]] = field(default_factory=list)
     """(time, amount) of every fund draw on a close or at a resolution."""
+    trades: list[dict[str, Any]] | None = None
+    """Every open, close and liquidation when set to a list (the notebook API does; replays
+    of a million commands leave it ``None``)."""
     _time: int = 0
+
+    def _trade(self, kind: str, d: dict[str, Any], amount_key: str) -> None:
+        if self.trades is not None:
+            self.trades.append(
+                {
+                    "time": self._time,
+                    "kind": kind,
+                    "account": d["account"],
+                    "market": d["market"],
+                    "side": d["side"],
+                    "position": d["position"],
+                    "notional": d["notional"],
+                    "amount": d[amount_key],
+                    "fee": d.get("fee", 0),
+                    "fund_draw": d.get("fund_draw", 0),
+                    "haircut": d.get("haircut", 0),
+                    "bad_debt": d.get("bad_debt", 0),
+                    "price_a_after": d["oi_a"] / (d["oi_a"] + d["oi_b"]),
+                }
+            )
 
     def market(self, market_id: str) -> MarketStats:
         stats = self.markets.get(market_id)
@@ -129,6 +152,7 @@ class Metrics:
         stats.fees += d["fee"]
         self.volume += d["notional"]
         self.fees += d["fee"]
+        self._trade("open", d, "cost")
 
     def _close(self, txn: Transaction) -> None:
         d = txn.data
@@ -142,6 +166,7 @@ class Metrics:
         self.fees += d["fee"]
         self.bad_debt += d["bad_debt"]
         self.fund_draw_closes += d["fund_draw"]
+        self._trade("close", d, "proceeds")
         if d["fund_draw"]:
             self.fund_draws.append((self._time, d["fund_draw"]))
         if d["haircut"]:
@@ -157,6 +182,7 @@ class Metrics:
         stats.penalties_to_fund += d["penalty_to_fund"]
         stats.bad_debt += d["bad_debt"]
         stats.liquidation_gap += d["bad_debt"]
+        self._trade("liquidation", d, "exit_proceeds")
         self.liquidations += 1
         self.liquidated_notional += d["notional"]
         self.bad_debt += d["bad_debt"]

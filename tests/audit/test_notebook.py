@@ -34,9 +34,10 @@ def test_api_returns_typed_results_with_dataframes() -> None:
     run = run_scenario(ROOT / "scenarios" / "simultaneous-resolution.yaml")
     assert run.digest == run.summary["digest"]
     opens = run.trades[run.trades.kind == "open"]
-    assert int(opens.notional.sum()) + int(
-        run.trades[run.trades.kind == "close"].notional.sum()
-    ) == run.summary["volume"]
+    assert (
+        int(opens.notional.sum()) + int(run.trades[run.trades.kind == "close"].notional.sum())
+        == run.summary["volume"]
+    )
     assert list(run.waterfalls.market) == ["BTC-100K", "ETH-5K", "SOL-300"]
     fall = run.waterfalls.set_index("market")
     layers = fall.drop(columns=["owed_to_winners"]).sum(axis=1)

@@ -40,6 +40,8 @@ from prophex.money import MAX_AMOUNT, format_price, format_usd
 
 OTHER = {"A": "B", "B": "A"}
 QUANTILE = 0.99
+MANY_WALLETS = (10, 100, 1_000)
+"""Wallet counts for the per-wallet cap when that many wallets each take the cap at once."""
 BoolMatrix = NDArray[np.bool_]
 
 
@@ -512,6 +514,12 @@ def solvency_of_state(
     def wallet_ok(cap: int) -> bool:
         return _covered(state, markets, books, ones, [cap] * len(markets))
 
+    def wallets_ok(wallets: int) -> Any:
+        def ok(cap: int) -> bool:
+            return _covered(state, markets, books, ones, [cap * wallets] * len(markets))
+
+        return ok
+
     def oi_ok(cap: int) -> bool:
         extras = [max(0, cap - m.real_oi_a - m.real_oi_b) for m in markets]
         return _covered(state, markets, books, ones, extras)
@@ -536,11 +544,22 @@ def solvency_of_state(
         },
         "caps_covering_p99": {
             "model": "every open market gets one more position of the cap at max leverage on "
-            "the side whose win costs the fund most; fees and liquidations ignored",
+            "the side whose win costs the fund most; fees and liquidations ignored; with N "
+            "wallets, N positions of the cap on that side (the curve cost of N equal opens on "
+            "one side is that of one open of N times the size)",
             "wallet_cap": largest_cap(wallet_ok) if markets else None,
+            "wallet_cap_if_many_wallets": {
+                str(n): _many(largest_cap(wallets_ok(n), MAX_AMOUNT // n), n) if markets else None
+                for n in MANY_WALLETS
+            },
             "market_oi_cap": largest_cap(oi_ok) if markets else None,
         },
     }
+
+
+def _many(cap: int | None, wallets: int) -> int | None:
+    """A cap found against ``MAX_AMOUNT // wallets`` that reached it is unbounded."""
+    return MAX_AMOUNT if cap is not None and cap >= MAX_AMOUNT // wallets else cap
 
 
 def _describe_correlation(described: dict[str, Any]) -> str:
@@ -624,6 +643,10 @@ def render(report: dict[str, Any]) -> Any:
         ("paths / seed", f"{mc['paths']} / {mc['seed']}"),
         ("largest wallet cap covering p99 (USD)", _cap(caps["wallet_cap"])),
         ("largest market OI cap covering p99 (USD)", _cap(caps["market_oi_cap"])),
+        *(
+            (f"wallet cap if {n} wallets each take it (USD)", _cap(v))
+            for n, v in caps["wallet_cap_if_many_wallets"].items()
+        ),
     ):
         summary.add_row(name, value)
     dynamic = report.get("paths_to_resolution")

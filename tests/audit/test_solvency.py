@@ -115,3 +115,12 @@ def test_cli_json_and_exit_codes(sqlite_url: str, capsys: pytest.CaptureFixture[
     assert round(row["if_a"]["shortfall"] / 1e6, 2) == 498.81
     assert round(row["if_b"]["shortfall"] / 1e6, 2) == 30.58
     assert solvency_cli(sqlite_url.replace("prophex.db", "missing.db"), True, 1_000, 1) == 2
+
+
+def test_wallet_cap_for_many_wallets_is_the_whale_cap_shared() -> None:
+    state = replayed("crypto-thresholds").state
+    caps = solvency_of_state(state, paths=1_000, seed=5)["caps_covering_p99"]
+    one = caps["wallet_cap"]
+    assert one is not None
+    for n, cap in caps["wallet_cap_if_many_wallets"].items():
+        assert cap == one // int(n)  # N wallets at the cap add N times the notional

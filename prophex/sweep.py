@@ -399,20 +399,24 @@ def aggregate(
 def cell_warnings(
     table: list[dict[str, Any]], confidence: float, target: float | None
 ) -> list[str]:
-    """Cells with too few runs for what they claim (each warning says how many are missing)."""
+    """Cells with too few runs for what they claim, grouped by run count (each warning says
+    how many runs are missing and which cells it concerns)."""
     out = []
+    by_runs: dict[int, list[dict[str, Any]]] = {}
     for row in table:
-        n = row["runs"]
+        by_runs.setdefault(row["runs"], []).append(row)
+    for n, rows in sorted(by_runs.items()):
+        where = "every cell" if len(rows) == len(table) else ", ".join(_cell(r) for r in rows)
         if n < 100:
             out.append(
-                f"{_cell(row)}: the p99 of {n} runs is the largest run; 100 runs are needed "
-                f"for a 99th percentile below the maximum ({100 - n} missing)"
+                f"{where}: the p99 of {n} runs is the largest run; 100 runs are needed for a "
+                f"99th percentile below the maximum ({100 - n} missing)"
             )
         if target is not None:
             need = runs_needed(target, confidence)
             if n < need:
                 out.append(
-                    f"{_cell(row)}: {n} runs cannot show P(fund depleted) <= {target:g} at "
+                    f"{where}: {n} runs cannot show P(fund depleted) <= {target:g} at "
                     f"{confidence:g} confidence even with no depletion: {need} needed "
                     f"({need - n} missing)"
                 )

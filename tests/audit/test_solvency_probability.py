@@ -80,7 +80,9 @@ def test_contested_election_one_member_group_is_a_plain_yes_no(
     exact = (1 - p_a) * (short["B"] > fund) + p_a * (short["A"] > fund)
     assert 0.69 < exact < 0.72  # P(B), about 0.70: nowhere near the 0% of a one-member group
     report = solvency_of_state(exchange.state, paths=200_000, seed=3)
-    within_standard_errors(report, exact)
+    # the acceptance asks for "within the Monte-Carlo standard error": with this seed the
+    # deviation is 0.48 SE (other seeds: within 3 SE, as in the other tests)
+    within_standard_errors(report, exact, k=1.0)
     mc = report["monte_carlo"]
     assert mc["shortfall_p99"] == short["B"] > report["insurance_fund"]
     assert any("one open market (PRES)" in note for note in mc["outcome_model"]["notes"])

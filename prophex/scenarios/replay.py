@@ -24,9 +24,11 @@ from prophex.engine.commands import (
     Command,
     CreateMarket,
     Deposit,
+    Halt,
     Outcome,
     Resolve,
     ResolveBatch,
+    Resume,
     Void,
     parse_user_command,
 )
@@ -182,12 +184,18 @@ class Replay:
         return batch
 
     def _view(self, state: State, t0: int, resolving: set[str]) -> MarketView:
-        """Open markets (created ones count, they will exist when the orders run)."""
+        """Markets open when the orders run: scripted steps come first in the batch, so markets
+        created or resumed at this stop count, and markets halted at this stop do not."""
         open_markets = {m for m, market in state.markets.items() if market.status == "open"}
         if t0 == 0:
             open_markets |= {m.id for m in self.scenario.markets}
         open_markets |= {
-            str(c.market) for at, _, c in self.steps if at == t0 and isinstance(c, CreateMarket)
+            str(c.market)
+            for at, _, c in self.steps
+            if at == t0 and isinstance(c, CreateMarket | Resume)
+        }
+        open_markets -= {
+            str(c.market) for at, _, c in self.steps if at == t0 and isinstance(c, Halt)
         }
         view = MarketView(open_markets - resolving)
         for lookback in self.lookbacks:

@@ -710,7 +710,7 @@ def _numeric(value: Any) -> tuple[int, float, str]:
 
 
 def _usd(micro: int) -> str:
-    return f"{micro / 1e6:,.2f}"
+    return f"{micro / 1e6:,.0f}"
 
 
 def _print_table(table: list[dict[str, Any]], keys: list[str], confidence: float) -> None:
@@ -718,20 +718,35 @@ def _print_table(table: list[dict[str, Any]], keys: list[str], confidence: float
     from rich.table import Table
 
     view = Table(title=f"Sweep (intervals at {confidence:g} confidence; money in USD)")
-    for column in [*keys, "runs", "P(depleted) [Wilson]", "mean shortfall", "p99 [bootstrap]"]:
-        view.add_column(column, justify="right")
-    view.add_column("mean liquidations", justify="right")
+    columns = [*keys, "runs", "P(depl.)", "P interval", "mean short.", "p99", "p99 interval"]
+    for column in [*columns, "liq."]:
+        view.add_column(column, justify="right", no_wrap=True)
     for row in table:
         cells = [str(row[k]) for k in keys] + [str(row["runs"])]
         cells += [
-            f"{row['depletion_probability']:.3f} [{row['depletion_low']:.3f}, "
-            f"{row['depletion_high']:.3f}]",
+            f"{row['depletion_probability']:.3f}",
+            f"{row['depletion_low']:.3f}-{row['depletion_high']:.3f}",
             _usd(row["mean_shortfall"]),
-            f"{_usd(row['p99_shortfall'])} [{_usd(row['p99_low'])}, {_usd(row['p99_high'])}]",
-            f"{row['mean_liquidations']:.2f}",
+            _usd(row["p99_shortfall"]),
+            f"{_usd(row['p99_low'])}-{_usd(row['p99_high'])}",
+            f"{row['mean_liquidations']:.1f}",
         ]
         view.add_row(*cells)
-    Console().print(view)
+    console = Console()
+    Console(width=max(console.width, 160) if not console.is_terminal else None).print(view)
+
+
+def fixed_point(scenario: Scenario, grid: Sequence[str]) -> Scenario:
+    """With ``--solve``, each ``--grid NAME=value`` (one value) fixes that field first, e.g.
+    ``--grid V=5000 --grid if_seed=250000`` to ask the question at that V and fund."""
+    parsed = parse_grid(grid)
+    several = [k for k, v in parsed.items() if len(v) != 1]
+    if several:
+        raise SweepError(
+            f"with --solve, --grid fixes one value per name ({several[0]} has several)",
+            field="grid",
+        )
+    return apply_point(scenario, tuple((k, v[0]) for k, v in parsed.items()))
 
 
 def _print_solution(result: SolveResult) -> None:
@@ -804,9 +819,10 @@ def sweep_command(
         if goal is None:
             _fail("--solve needs --target 'P(fund depleted) <= X%'")
         low, _, high = (range_ or ",").partition(",")
+        fixed = _guard(lambda: fixed_point(scenario, grid))
         result: SolveResult = _guard(
             lambda: solve(
-                scenario,
+                fixed,
                 solve_param,
                 goal,
                 confidence=confidence,

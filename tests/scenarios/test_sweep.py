@@ -149,6 +149,13 @@ def test_solver_command_line(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["answer"] == "3.99"
     bad = CliRunner().invoke(app, [str(BOUNDARY), "--solve", "max_leverage", "--target", "low"])
     assert bad.exit_code == 2
+    # at a bigger fund (--grid fixes it) the 4x order is covered too: everything up to 10 is safe
+    rich = ["--grid", "if_seed=100000", "--range", "1,10", "--workers", "1", "--json"]
+    result = CliRunner().invoke(app, [*args, *rich, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["answer"] == "10"
+    two = CliRunner().invoke(app, [*args, "--grid", "if_seed=1,2", "--out", str(tmp_path)])
+    assert two.exit_code == 2
 
 
 def test_missing_extra_is_named_before_anything_runs(tmp_path: Path) -> None:

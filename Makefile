@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP_RUNTIME): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install $(PIP_FLAGS) -e '.[postgres]'
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[postgres,sweep]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python

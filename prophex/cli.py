@@ -125,12 +125,41 @@ def audit_cmd(
     ] = False,
     paths: Annotated[int, typer.Option(help="Monte-Carlo paths for --solvency.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed for --solvency.")] = 1,
+    # risk analysis (issue 11): the solvency audit's outcome model
+    probabilities: Annotated[
+        str, typer.Option(help="--solvency outcome probabilities: prices, user or crowd.")
+    ] = "prices",
+    probability: Annotated[
+        list[str] | None, typer.Option(help="--solvency P(A) of a market: MARKET=P (repeat).")
+    ] = None,
+    correlate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="--solvency correlation: NAME[,NAME...]=RHO, NAME a market or cluster:X."
+        ),
+    ] = None,
+    paths_to_resolution: Annotated[
+        bool, typer.Option(help="--solvency: also run price paths to resolution in the engine.")
+    ] = False,
+    engine_paths: Annotated[int, typer.Option(help="Paths for --paths-to-resolution.")] = 200,
+    horizon_hours: Annotated[int, typer.Option(help="Hours to resolution for the paths.")] = 24,
+    steps: Annotated[int, typer.Option(help="Intervals per path to resolution.")] = 12,
 ) -> None:
     """Replay the journal from genesis and verify hashes, balances, invariants and state."""
     if solvency:
-        from prophex.audit.solvency import solvency_cli
+        from prophex.audit.solvency import parse_model, solvency_cli
 
-        raise typer.Exit(solvency_cli(db, json_out, paths, seed))
+        try:
+            model = parse_model(probabilities, probability, correlate)
+            dynamic = None
+            if paths_to_resolution:
+                from prophex.audit.paths import PathSettings
+
+                dynamic = PathSettings(engine_paths, steps, horizon_hours * 3600)
+        except ProphexError as error:
+            fail(error)
+            return
+        raise typer.Exit(solvency_cli(db, json_out, paths, seed, model, dynamic))
     from prophex.audit.replay import audit_database
     from prophex.ledger.store import database_url, make_db_engine
 

@@ -108,6 +108,16 @@ class Resolve:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolveBatch:
+    """Resolve several prediction markets at once, sharing a fund shortfall pro rata across
+    all their winners (see :mod:`prophex.engine.batch_settlement`). Risk analysis, issue 11."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    loss_sharing: str = "pro_rata"
+    """How an uncovered shortfall is cut from winners: ``pro_rata`` or ``adl`` (ranked)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Void:
     market: str
 
@@ -135,6 +145,7 @@ Command: TypeAlias = (
     | Halt
     | Resume
     | Resolve
+    | ResolveBatch
     | Void
     | AdvanceClock
     | SetParams
@@ -151,6 +162,7 @@ COMMAND_TYPES: dict[str, type[Any]] = {
     "halt": Halt,
     "resume": Resume,
     "resolve": Resolve,
+    "resolve_batch": ResolveBatch,
     "void": Void,
     "advance_clock": AdvanceClock,
     "set_params": SetParams,
@@ -388,6 +400,27 @@ def _p_resolve(b: dict[str, Any]) -> Command:
     return Resolve(market=_name(b["market"], "market"), outcome=outcome)
 
 
+def _p_resolve_batch(b: dict[str, Any]) -> Command:
+    """User form: ``{"type": "resolve_batch", "outcomes": {"M1": "A", "M2": "B"}}``."""
+    _check_keys(b, "resolve_batch", {"outcomes", "loss_sharing"})
+    _require(b, "resolve_batch", "outcomes")
+    outcomes = b["outcomes"]
+    if not isinstance(outcomes, dict) or not outcomes:
+        raise InvalidCommand(
+            "outcomes must be a non-empty mapping market -> outcome", field="outcomes"
+        )
+    for market, outcome in outcomes.items():
+        _name(market, "outcomes")
+        if outcome not in ("A", "B", "UNKNOWN"):
+            raise InvalidCommand(
+                f"outcome of {market} must be 'A', 'B' or 'UNKNOWN'", field="outcomes"
+            )
+    sharing = b.get("loss_sharing", "pro_rata")
+    if sharing not in ("pro_rata", "adl"):
+        raise InvalidCommand("loss_sharing must be 'pro_rata' or 'adl'", field="loss_sharing")
+    return ResolveBatch(outcomes=dict(sorted(outcomes.items())), loss_sharing=sharing)
+
+
 def _p_advance_clock(b: dict[str, Any]) -> Command:
     _check_keys(b, "advance_clock", {"seconds"})
     _require(b, "advance_clock", "seconds")
@@ -422,6 +455,7 @@ _USER_PARSERS: dict[str, Any] = {
     "halt": _p_market_only(Halt, "halt"),
     "resume": _p_market_only(Resume, "resume"),
     "resolve": _p_resolve,
+    "resolve_batch": _p_resolve_batch,
     "void": _p_market_only(Void, "void"),
     "advance_clock": _p_advance_clock,
     "set_params": _p_set_params,

@@ -29,6 +29,7 @@ from prophex.engine.commands import (
     Halt,
     Open,
     Resolve,
+    ResolveBatch,
     Resume,
     SetParams,
     Void,
@@ -109,6 +110,8 @@ class Exchange:
             Void: self._void,
             AdvanceClock: self._advance_clock,
             SetParams: self._set_params,
+            # risk analysis (issue 11): simultaneous settlement; port this hook on restructure
+            ResolveBatch: self._resolve_batch,
         }
 
     @classmethod
@@ -786,6 +789,12 @@ class Exchange:
         if market.kind == "perpetual":
             raise InvalidCommand("perpetual markets never resolve; void it instead", field="market")
         return self._settle(market, c.outcome)
+
+    def _resolve_batch(self, c: ResolveBatch) -> dict[str, Any]:
+        """Risk analysis (issue 11) hook: see :mod:`prophex.engine.batch_settlement`."""
+        from prophex.engine.batch_settlement import resolve_batch
+
+        return resolve_batch(self, c)
 
     def _void(self, c: Void) -> dict[str, Any]:
         market = self.market(c.market)

@@ -57,7 +57,7 @@ def margin_command(
     if plot is not None:
         from prophex.margin.plot import write_plot
 
-        write_plot(result, plot)
+        write_plot(result, plot, loaded)  # risk analysis (issue 11): whole-book losses
     if json_out:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

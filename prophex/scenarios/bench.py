@@ -13,16 +13,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from prophex.scenarios.loader import load_scenario, parse_scenario
-from prophex.scenarios.replay import run_scenario
-from prophex.scenarios.schema import Scenario
-from prophex.sweep import sweep
+if TYPE_CHECKING:  # imported when the benchmark runs, not for ``prophex --help``
+    from prophex.scenarios.schema import Scenario
 
 TRADERS = 10_000
 MARKETS = 100
@@ -58,6 +54,8 @@ populations:
       - {{kind: exit, share: 0.3, take_profit: 0.5, stop_loss: 0.5}}
       - {{kind: top_up, share: 0.1, trigger: 0.7, amount: 0.5}}
 """
+    from prophex.scenarios.loader import parse_scenario
+
     return parse_scenario(text, "<bench>")
 
 
@@ -79,16 +77,23 @@ def _replay_figures(seconds: float, cpu: float, result: Any) -> dict[str, Any]:
 
 
 def bench_replay_memory(scenario: Scenario) -> dict[str, Any]:
+    from prophex.scenarios.replay import run_scenario
+
     return _replay_figures(*_timed(lambda: run_scenario(scenario)))
 
 
 def bench_replay_sqlite(scenario: Scenario) -> dict[str, Any]:
+    from prophex.scenarios.replay import run_scenario
+
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         return _replay_figures(*_timed(lambda: run_scenario(scenario, url=url)))
 
 
 def bench_sweep(runs: int = 1_000) -> dict[str, Any]:
+    from prophex.scenarios.loader import load_scenario
+    from prophex.sweep import sweep
+
     scenario = load_scenario(SKEW_FILE)
     seconds, _cpu, outcome = _timed(lambda: sweep(scenario, {"max_leverage": ["3"]}, runs))
     table: list[dict[str, Any]] = outcome[0]
@@ -129,6 +134,9 @@ def bench_replay_command(
     if json_out:
         sys.stdout.write(json.dumps(figures, sort_keys=True) + "\n")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="prophex bench replay")
     for column in ("benchmark", "seconds", "target", "met", "commands/s"):
         table.add_column(column, justify="right")

@@ -9,20 +9,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from prophex.errors import ProphexError
-from prophex.ledger.store import sqlite_path
-from prophex.money import format_usd
-from prophex.scenarios.loader import json_schema_text, load_scenario
-from prophex.scenarios.replay import ReplayResult, run_scenario
-from prophex.scenarios.report import build_summary, write_reports
-from prophex.scenarios.schema import Scenario
+
+if TYPE_CHECKING:  # the engine is imported when a command runs, not for ``prophex --help``
+    from rich.table import Table
+
+    from prophex.scenarios.replay import ReplayResult
+    from prophex.scenarios.schema import Scenario
 
 LONG_RUN_STOPS = 50
 
@@ -37,6 +35,10 @@ def fresh_sqlite_url(out: Path) -> str:
 
 
 def _run(scenario: Scenario, seed: int | None, url: str | None, quiet: bool) -> ReplayResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from prophex.scenarios.replay import run_scenario
+
     if quiet or scenario.duration // scenario.tick < LONG_RUN_STOPS:
         return run_scenario(scenario, seed=seed, url=url)
     with Progress(
@@ -56,6 +58,10 @@ def _run(scenario: Scenario, seed: int | None, url: str | None, quiet: bool) -> 
 
 
 def _table(summary: dict[str, Any], out: Path) -> Table:
+    from rich.table import Table
+
+    from prophex.money import format_usd
+
     table = Table(title=f"{summary['scenario']} (seed {summary['seed']}) -> {out}")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -88,6 +94,10 @@ def replay_command(
     schema: bool = typer.Option(False, "--schema", help="Print the scenario JSON Schema."),
 ) -> None:
     """Replay a scenario through the sequencer and write summary.json, report.md and plots."""
+    from prophex.ledger.store import sqlite_path
+    from prophex.scenarios.loader import json_schema_text, load_scenario
+    from prophex.scenarios.report import build_summary, write_reports
+
     if schema:
         sys.stdout.write(json_schema_text())
         return

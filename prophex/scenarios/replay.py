@@ -24,7 +24,11 @@ from prophex.engine.commands import (
     Command,
     CreateMarket,
     Deposit,
+    Halt,
+    Outcome,
     Resolve,
+    ResolveBatch,
+    Resume,
     Void,
     parse_user_command,
 )
@@ -111,6 +115,10 @@ class Replay:
         self.flows = [PopulationFlow(p, scenario, self.rng) for p in scenario.populations]
         self.manager = Manager.for_flows(self.flows)
         self.metrics = Metrics()
+        for shock in scenario.shocks:
+            self.metrics.events.append((shock.at, shock.market, "shock"))
+            if shock.until is not None:
+                self.metrics.events.append((shock.until, shock.market, "shock ends"))
         self.lookbacks = sorted(lookbacks(self.flows))
         self.steps = [
             (s.at, i, parse_user_command(s.command)) for i, s in enumerate(scenario.steps)
@@ -155,9 +163,17 @@ class Replay:
                 batch += [Deposit(a, int(x)) for a, x in zip(flow.accounts, amounts, strict=True)]
         batch += [command for at, _, command in self.steps if at == t0]
         resolving = {m for m, (at, _) in self.resolutions.items() if at == t0}
+        together: dict[str, Outcome] = {}
         for market in sorted(resolving):
             outcome = self.resolutions[market][1]
-            batch.append(Void(market) if outcome == "void" else Resolve(market, outcome))
+            if outcome == "void":
+                batch.append(Void(market))
+            elif self.scenario.settlement == "batch":
+                together[market] = outcome
+            else:
+                batch.append(Resolve(market, outcome))
+        if together:
+            batch.append(ResolveBatch(together, self.scenario.loss_sharing))
         if t1 is not None:
             batch += self.manager.actions(state, resolving)
             view = self._view(state, t0, resolving)
@@ -168,12 +184,18 @@ class Replay:
         return batch
 
     def _view(self, state: State, t0: int, resolving: set[str]) -> MarketView:
-        """Open markets (created ones count, they will exist when the orders run)."""
+        """Markets open when the orders run: scripted steps come first in the batch, so markets
+        created or resumed at this stop count, and markets halted at this stop do not."""
         open_markets = {m for m, market in state.markets.items() if market.status == "open"}
         if t0 == 0:
             open_markets |= {m.id for m in self.scenario.markets}
         open_markets |= {
-            str(c.market) for at, _, c in self.steps if at == t0 and isinstance(c, CreateMarket)
+            str(c.market)
+            for at, _, c in self.steps
+            if at == t0 and isinstance(c, CreateMarket | Resume)
+        }
+        open_markets -= {
+            str(c.market) for at, _, c in self.steps if at == t0 and isinstance(c, Halt)
         }
         view = MarketView(open_markets - resolving)
         for lookback in self.lookbacks:

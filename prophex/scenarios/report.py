@@ -50,13 +50,36 @@ def waterfall(stats: MarketStats) -> dict[str, int] | None:
     }
 
 
-def _market_summary(market_id: str, stats: MarketStats, result: ReplayResult) -> dict[str, Any]:
+SETTLEMENT_PRICE_A = {"A": "1", "B": "0", "UNKNOWN": "0.5"}
+
+
+def _liquidations_by_side(metrics: Metrics, market_id: str) -> dict[str, dict[str, int]]:
+    out = {side: {"count": 0, "notional": 0, "loss_caused": 0} for side in ("A", "B")}
+    for _, market, side, notional, loss in metrics.liquidation_detail:
+        if market == market_id:
+            out[side]["count"] += 1
+            out[side]["notional"] += notional
+            out[side]["loss_caused"] += loss
+    return out
+
+
+def _market_summary(
+    market_id: str, stats: MarketStats, result: ReplayResult, metrics: Metrics
+) -> dict[str, Any]:
     market = result.state.markets.get(market_id)
     last = stats.series[-1] if stats.series else (0, 0, 0, 0, 0)
+    outcome = None if market is None else market.outcome
     return {
         "status": None if market is None else market.status,
-        "outcome": None if market is None else market.outcome,
+        "outcome": outcome,
+        # the last price traded before resolution (after it only virtual OI is left)
         "final_price_a": format_price(last[1], last[1] + last[2]) if last[1] + last[2] else None,
+        "settlement_price_a": None if outcome is None else SETTLEMENT_PRICE_A[outcome],
+        "real_oi_a_final": last[3],
+        "real_oi_b_final": last[4],
+        "liquidations_by_side": _liquidations_by_side(metrics, market_id),
+        "liquidation_gap": stats.liquidation_gap,
+        "unposted_premium_at_resolution": stats.unposted_premium,
         "volume": stats.volume,
         "fees": stats.fees,
         "liquidations": {"count": stats.liquidations, "notional": stats.liquidated_notional},
@@ -81,7 +104,7 @@ def _total_waterfall(markets: dict[str, dict[str, Any]]) -> dict[str, int]:
 def build_summary(result: ReplayResult) -> dict[str, Any]:
     """The JSON-ready summary of one run (integers of micro-USD throughout)."""
     m: Metrics = result.metrics
-    markets = {k: _market_summary(k, m.markets[k], result) for k in sorted(m.markets)}
+    markets = {k: _market_summary(k, m.markets[k], result, m) for k in sorted(m.markets)}
     balances = [b for _, b in m.fund_path]
     state = result.state
     return {
@@ -109,7 +132,15 @@ def build_summary(result: ReplayResult) -> dict[str, Any]:
             },
         },
         "bad_debt": m.bad_debt,
+        "bad_debt_breakdown": {
+            "liquidation_gap": sum(v.liquidation_gap for v in m.markets.values()),
+            "unposted_premium_at_resolution": sum(v.unposted_premium for v in m.markets.values()),
+            "closes": m.bad_debt
+            - sum(v.liquidation_gap + v.unposted_premium for v in m.markets.values()),
+        },
         "funding_paid": m.funding_paid,
+        "funding": [[t, market, side, amount] for t, market, side, amount in m.funding_timeline],
+        "events": [[t, market, what] for t, market, what in sorted(m.events)],
         "insurance_fund": {
             "seed": state.rules.if_seed,
             "final": state.balance(INSURANCE_FUND),
@@ -118,6 +149,7 @@ def build_summary(result: ReplayResult) -> dict[str, Any]:
             "drawn_on_closes": m.fund_draw_closes,
             "drawn_at_resolution": m.fund_draw_resolutions,
             "path": [[t, b] for t, b in m.fund_path],
+            "draws": [[t, amount] for t, amount in m.fund_draws],
         },
         "haircuts": {
             "total": sum(m.haircuts.values()),
@@ -153,6 +185,10 @@ def _usd(value: int) -> str:
     return f"{format_usd(value)} USD"
 
 
+def _signed_usd(value: int) -> str:
+    return ("-" if value < 0 else "+") + _usd(abs(value))
+
+
 def render_markdown(summary: dict[str, Any]) -> str:
     fund = summary["insurance_fund"]
     liq = summary["liquidations"]
@@ -169,9 +205,14 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f"| Fees | {_usd(summary['fees'])} |",
         f"| Liquidations | {liq['count']} ({_usd(liq['notional'])} notional) |",
         f"| Deepest cascade | {liq['deepest_cascade']['size']} positions |",
-        f"| Bad debt | {_usd(summary['bad_debt'])} |",
+        f"| Liquidation gaps (loss left by liquidations) | "
+        f"{_usd(summary['bad_debt_breakdown']['liquidation_gap'])} |",
+        f"| Premium losers never posted at resolution (uncollectable, not a fund loss) | "
+        f"{_usd(summary['bad_debt_breakdown']['unposted_premium_at_resolution'])} |",
+        f"| Funding paid | {_usd(summary['funding_paid'])} |",
         f"| Insurance fund seed / final / min | {_usd(fund['seed'])} / {_usd(fund['final'])} / "
         f"{_usd(fund['min'])} |",
+        f"| Fund final - seed | {_signed_usd(fund['final'] - fund['seed'])} |",
         f"| Fund drawn (closes + resolutions) | {_usd(fund['drawn'])} |",
         f"| Haircuts | {_usd(summary['haircuts']['total'])} on "
         f"{len(summary['haircuts']['positions'])} positions |",
@@ -183,22 +224,50 @@ def render_markdown(summary: dict[str, Any]) -> str:
     lines += [
         "## Markets",
         "",
-        "| Market | Status | Price A | Volume | Liquidations | "
-        "Vault shortfall | Fund draw | Haircut |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Market | Status | Last price A before resolution / settlement | Real OI A / B | "
+        "Volume | Funding paid | Liquidations | Vault shortfall | Fund draw | Haircut |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for market_id, data in summary["markets"].items():
         res = data["resolution"] or {}
         status = data["status"] + (f" ({data['outcome']})" if data["outcome"] else "")
+        settle = data["settlement_price_a"]
+        price = f"{data['final_price_a']}" + (f" / {settle}" if settle is not None else "")
         lines.append(
-            f"| {market_id} | {status} | {data['final_price_a']} | {_usd(data['volume'])} | "
+            f"| {market_id} | {status} | {price} | {_usd(data['real_oi_a_final'])} / "
+            f"{_usd(data['real_oi_b_final'])} | {_usd(data['volume'])} | "
+            f"{_usd(data['funding_paid'])} | "
             f"{data['liquidations']['count']} | {_usd(res.get('vault_shortfall', 0))} | "
             f"{_usd(res.get('fund_draw', 0))} | {_usd(res.get('haircut', 0))} |"
         )
+    if summary["liquidations"]["count"]:
+        lines += [
+            "",
+            "## Liquidations by market and side",
+            "",
+            "| Market | Side | Count | Notional | Loss caused (gap beyond seized margin) |",
+            "|---|---|---|---|---|",
+        ]
+        for market_id, data in summary["markets"].items():
+            for side, row in data["liquidations_by_side"].items():
+                if row["count"]:
+                    lines.append(
+                        f"| {market_id} | {side} | {row['count']} | {_usd(row['notional'])} | "
+                        f"{_usd(row['loss_caused'])} |"
+                    )
     lines += ["", "## Shortfall waterfall (who paid the winners)", ""]
-    lines += ["| Source | Amount |", "|---|---|"]
-    for key, value in summary["waterfall"].items():
-        lines.append(f"| {key.replace('_', ' ')} | {_usd(value)} |")
+    resolved = {k: v for k, v in summary["markets"].items() if v["waterfall"]}
+    columns = ("owed_to_winners", *WATERFALL_KEYS)
+    lines += [
+        "| Market | " + " | ".join(c.replace("_", " ") for c in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for market_id, data in resolved.items():
+        rule = " (batch)" if (data["resolution"] or {}).get("settled_in_batch") else ""
+        cells = " | ".join(_usd(data["waterfall"][c]) for c in columns)
+        lines.append(f"| {market_id}{rule} | {cells} |")
+    total = summary["waterfall"]
+    lines.append("| **all markets** | " + " | ".join(_usd(total[c]) for c in columns) + " |")
     problems = summary["invariants"]
     lines += ["", "Invariants: " + ("all hold" if not problems else "; ".join(problems)), ""]
     return "\n".join(lines)

@@ -264,7 +264,7 @@ class Population(_Strict):
     balance: Distribution
     margin: Distribution
     leverage: Distribution
-    clamp_leverage: bool = True
+    clamp_leverage: bool = False
     markets: dict[str, Annotated[float, Field(gt=0.0)]] | None = None
     side_bias: dict[str, Probability] = Field(default_factory=dict)
     arrivals: Arrivals = Field(default_factory=Arrivals)
@@ -329,6 +329,7 @@ _STEP_SCHEMA = WithJsonSchema(
                     "halt",
                     "resume",
                     "resolve",
+                    "resolve_batch",
                     "void",
                     "advance_clock",
                     "set_params",
@@ -378,6 +379,11 @@ class Scenario(_Strict):
     steps: list[ScriptStep] = Field(default_factory=list)
     shocks: list[Shock] = Field(default_factory=list)
     resolution: dict[str, Resolution] = Field(default_factory=dict)
+    settlement: Literal["sequential", "batch"] = "sequential"
+    """How markets resolving at the same time settle: one ``resolve`` each in market-id order
+    (each draws on the fund in turn), or one ``resolve_batch`` sharing a shortfall pro rata."""
+    loss_sharing: Literal["pro_rata", "adl"] = "pro_rata"
+    """With ``settlement: batch``: how the uncovered rest is cut from winners."""
 
     def params(self) -> Params:
         return self.protocol.build()
@@ -410,7 +416,15 @@ class Scenario(_Strict):
             if step.at > self.duration:
                 raise _at(("steps", i, "at"), f"at {step.at} is after the end ({self.duration})")
         names: set[str] = set()
+        max_leverage = self.params().max_leverage
         for i, pop in enumerate(self.populations):
+            _, high = pop.leverage.bounds()
+            if high > max_leverage and not pop.clamp_leverage:
+                raise _at(
+                    ("populations", i, "leverage"),
+                    f"leverage up to {high} exceeds the protocol's max_leverage {max_leverage}; "
+                    "lower it, raise max_leverage, or set clamp_leverage: true to clamp draws",
+                )
             if pop.name in names:
                 raise _at(("populations", i, "name"), f"population {pop.name!r} is defined twice")
             names.add(pop.name)
@@ -430,6 +444,8 @@ class Scenario(_Strict):
             for pop_name in shock.populations or []:
                 if pop_name not in names:
                     raise _at(("shocks", i, "populations"), f"unknown population {pop_name!r}")
+        if self.loss_sharing == "adl" and self.settlement != "batch":
+            raise _at(("loss_sharing",), "loss_sharing: adl needs settlement: batch")
         for market, plan in self.resolution.items():
             if market not in seen:
                 raise _at(("resolution", market), f"unknown market {market!r}")

@@ -47,6 +47,12 @@ CASES = [
         9,
     ),
     (
+        "population leverage above the protocol maximum (launch: 3x) is not clamped silently",
+        GOOD.replace("{dist: fixed, value: 2}", "{dist: choice, values: [2, 50]}"),
+        "populations.0.leverage",
+        9,
+    ),
+    (
         "choice weights mismatch",
         GOOD.replace("{dist: fixed, value: 2}", "{dist: choice, values: [2, 3], weights: [1]}"),
         "populations.0.leverage",

@@ -44,6 +44,12 @@ def test_library_is_complete() -> None:
         "perpetual-funding",
         "unknown-5050",
         "cap-rule-comparison",
+        "contested-election",
+        "resolution-reversed",
+        "oracle-outage",
+        "manipulation-near-resolution",
+        "simultaneous-resolution",
+        "mass-deleveraging",
     }
     assert expected <= names
 

@@ -6,7 +6,7 @@ STAMP_RUNTIME := $(VENV)/.installed-runtime
 STAMP_DEV     := $(VENV)/.installed-dev
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: demo test lint bench serve clean dashboard chromium
+.PHONY: demo test lint bench serve clean dashboard chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ serve: $(STAMP_RUNTIME)
 ## dashboard: the API and its web dashboard on a SQLite database pre-filled by the demo
 dashboard: $(STAMP_RUNTIME)
 	$(BIN)/prophex dashboard
+
+## screenshots: refresh docs/screenshots/ from the browser tests (an ordinary run writes to /tmp)
+screenshots: $(STAMP_DEV) chromium
+	PROPHEX_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -n 0 tests/e2e/browser
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing)
 chromium:

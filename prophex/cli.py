@@ -104,9 +104,12 @@ def run_cmd(
         return
     try:
         result = execute_file(sequencer, commands)
-        state = final_state(sequencer, result)
+        stopped = sequencer.failure
+        state = final_state(sequencer, result) if stopped is None else {}
     finally:
         sequencer.close()
+    if stopped is not None:  # fail-stop: a fenced or failed writer exits non-zero, saying why
+        fail(stopped, 3)
     if json_out:
         sys.stdout.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
     else:
@@ -132,9 +135,13 @@ def audit_cmd(
 
         raise typer.Exit(solvency_cli(db, json_out, paths, seed))
     from prophex.audit.replay import audit_database
-    from prophex.ledger.store import database_url, make_db_engine
+    from prophex.ledger.store import database_url, open_read_only
 
-    engine = make_db_engine(database_url(db))
+    try:
+        engine = open_read_only(database_url(db))
+    except ProphexError as error:
+        fail(error, 2)
+        return
     try:
         report = audit_database(engine)
     finally:

@@ -37,7 +37,7 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("PROPHEX_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
 
 
-def make_db_engine(url: str) -> Engine:
+def make_db_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     """Create an engine with the settings each backend needs for a single fast writer.
 
     SQLite: WAL journal (readers never block the writer), ``synchronous=NORMAL`` (a crash of the
@@ -50,7 +50,8 @@ def make_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        timeout = busy_timeout_ms / 1000
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": timeout}}
         if in_memory:
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
@@ -65,7 +66,7 @@ def make_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

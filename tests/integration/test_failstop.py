@@ -1,0 +1,286 @@
+"""Fail-stop writer (issue 8): a failed commit, a lost lock or an overflow never acknowledges a
+write that is not durable, and one bad command never fails the others in its block.
+
+Real SQLite and PostgreSQL; failures are injected in the database itself (a trigger that
+raises, connections refused, a competing write lock), never by mocking the driver.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from helpers_db import stored_digest
+from sqlalchemy import create_engine, text
+
+from prophex.audit.replay import audit_database
+from prophex.chain.sequencer import Outcome, Sequencer
+from prophex.engine.commands import Command, CreateMarket, Deposit, Open
+from prophex.engine.events import Receipt, wallet_account
+from prophex.engine.limits import MAX_STORED, MAX_WALLET
+from prophex.engine.state import digest
+from prophex.errors import ProphexError, WriterFenced, WriteUnavailable
+from prophex.ledger.store import Store, make_db_engine, make_read_engine
+from prophex.money import MAX_AMOUNT
+
+USD = 1_000_000
+
+
+def codes(outcomes: list[Outcome]) -> list[str]:
+    return ["ok" if isinstance(o, Receipt) else o.code for o in outcomes]
+
+
+def audit_ok(url: str) -> None:
+    engine = make_read_engine(url)
+    try:
+        report = audit_database(engine)
+    finally:
+        engine.dispose()
+    assert report.ok, report.violations
+
+
+def assert_state_is_stored(sequencer: Sequencer, url: str) -> None:
+    assert digest(sequencer.state) == stored_digest(url)
+
+
+def admin(url: str, sql: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def deposits(*accounts: str, amount: int = 10 * USD) -> list[Command]:
+    return [Deposit(account=a, amount=amount) for a in accounts]
+
+
+# --------------------------------------------------------------------------- commit failures
+
+FAIL_ALL = """
+CREATE FUNCTION prophex_injected() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'injected commit failure'; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER injected BEFORE INSERT ON blocks FOR EACH ROW EXECUTE FUNCTION prophex_injected();
+"""
+
+
+def test_postgres_trigger_failure_refuses_the_whole_block_and_later_blocks(pg_url: str) -> None:
+    with Sequencer.open(pg_url) as sequencer:
+        assert codes(sequencer.execute(deposits("alice"))) == ["ok"]
+        admin(pg_url, FAIL_ALL)
+        outcomes = sequencer.execute(deposits("alice", "bob", "carol"))
+        assert codes(outcomes) == ["WRITE_UNAVAILABLE"] * 3
+        assert all(o.status == 503 for o in outcomes if isinstance(o, ProphexError))
+        # The state was reloaded and proved equal to the stored one: nothing phantom.
+        assert sequencer.state.balances.get(wallet_account("bob"), 0) == 0
+        assert_state_is_stored(sequencer, pg_url)
+        # While the fault lasts, every later command is refused too.
+        assert codes(sequencer.execute(deposits("dave"))) == ["WRITE_UNAVAILABLE"]
+        admin(pg_url, "DROP TRIGGER injected ON blocks")
+        assert codes(sequencer.execute(deposits("bob"))) == ["ok"]
+        assert sequencer.state.balances[wallet_account("bob")] == 10 * USD
+        assert sequencer.state.balances[wallet_account("alice")] == 10 * USD
+        assert_state_is_stored(sequencer, pg_url)
+    audit_ok(pg_url)
+
+
+def test_postgres_unreachable_stays_stopped_until_recovery(pg_url: str) -> None:
+    name = pg_url.rsplit("/", 1)[1]
+    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
+    with Sequencer.open(pg_url) as sequencer:
+        assert codes(sequencer.execute(deposits("alice"))) == ["ok"]
+        admin(admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin(
+            admin_url,
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+        )
+        try:
+            outcomes = sequencer.execute(deposits("alice", "bob"))
+            assert codes(outcomes) == ["WRITE_UNAVAILABLE"] * 2
+            assert isinstance(sequencer.failure, WriteUnavailable)
+            # Reads are refused as well: the in-memory state may be ahead of the database.
+            with pytest.raises(WriteUnavailable), sequencer.reading():
+                pass
+            assert codes(sequencer.execute(deposits("carol"))) == ["WRITE_UNAVAILABLE"]
+            with pytest.raises(WriteUnavailable, match="recovery failed"):
+                sequencer.recover()
+        finally:
+            admin(admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        head = sequencer.recover()
+        assert sequencer.failure is None
+        assert head["command_seq"] == 2  # genesis and alice's first deposit, nothing else
+        assert head["digest"] == digest(sequencer.state) == stored_digest(pg_url)
+        assert sequencer.state.balances[wallet_account("alice")] == 10 * USD
+        assert codes(sequencer.execute(deposits("bob"))) == ["ok"]
+        assert_state_is_stored(sequencer, pg_url)
+    audit_ok(pg_url)
+
+
+@contextmanager
+def sqlite_write_locked(url: str) -> Iterator[None]:
+    """Another connection holds SQLite's write lock (as a stuck process would)."""
+    path = url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_sqlite_locked_database_stops_the_writer_until_recovery(sqlite_url: str) -> None:
+    engine = make_db_engine(sqlite_url, busy_timeout_ms=50)
+    with Sequencer.open(sqlite_url, engine=engine) as sequencer:
+        assert codes(sequencer.execute(deposits("alice"))) == ["ok"]
+        with sqlite_write_locked(sqlite_url):
+            outcomes = sequencer.execute(deposits("alice", "bob", "carol"))
+            assert codes(outcomes) == ["WRITE_UNAVAILABLE"] * 3
+            assert "database is locked" in str(sequencer.failure)
+            assert codes(sequencer.execute(deposits("dave"))) == ["WRITE_UNAVAILABLE"]
+        head = sequencer.recover()
+        assert head["command_seq"] == 2
+        assert sequencer.state.balances[wallet_account("alice")] == 10 * USD
+        assert wallet_account("bob") not in sequencer.state.balances
+        assert codes(sequencer.execute(deposits("bob"))) == ["ok"]
+        assert_state_is_stored(sequencer, sqlite_url)
+    audit_ok(sqlite_url)
+
+
+# --------------------------------------------------------------------------- one bad command
+
+
+def refuse_mallory(url: str) -> None:
+    """A database that refuses (as a data error) to store any transaction of 'mallory'."""
+    if url.startswith("sqlite"):
+        admin(
+            url,
+            "CREATE TRIGGER refuse_mallory BEFORE INSERT ON transactions "
+            "WHEN NEW.data LIKE '%\"mallory\"%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        return
+    admin(
+        url,
+        """
+        CREATE FUNCTION refuse_mallory() RETURNS trigger AS $$
+        BEGIN
+          IF NEW.data LIKE '%"mallory"%' THEN
+            RAISE EXCEPTION 'value out of range' USING ERRCODE = '22003';
+          END IF;
+          RETURN NEW;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER refuse_mallory BEFORE INSERT ON transactions
+          FOR EACH ROW EXECUTE FUNCTION refuse_mallory();
+        """,
+    )
+
+
+def test_a_data_error_fails_only_the_offending_command(db_url: str) -> None:
+    with Sequencer.open(db_url) as sequencer:
+        sequencer.execute([CreateMarket(market="m1")])
+        refuse_mallory(db_url)
+        block: list[Command] = [
+            Deposit(account="alice", amount=500 * USD),
+            Deposit(account="mallory", amount=500 * USD),
+            Deposit(account="bob", amount=500 * USD),
+            Open(account="alice", market="m1", side="A", margin=100 * USD, leverage_centi=300),
+            Open(account="bob", market="m1", side="B", margin=100 * USD, leverage_centi=200),
+        ]
+        outcomes = sequencer.execute(block)
+        assert codes(outcomes) == ["ok", "STORAGE_REJECTED", "ok", "ok", "ok"]
+        assert sequencer.failure is None
+        assert wallet_account("mallory") not in sequencer.state.balances
+        assert len(sequencer.state.positions) == 2
+        assert_state_is_stored(sequencer, db_url)
+    audit_ok(db_url)
+
+
+def test_overflow_attack_is_refused_alone_and_bystanders_commit(db_url: str) -> None:
+    """Deposits of 1e9 USD (the largest amount) into one account: once the wallet would pass
+    MAX_WALLET the deposit is refused with AMOUNT_LIMIT_EXCEEDED; the orders and deposits of
+    other users in the same block succeed."""
+    per_wallet = MAX_WALLET // MAX_AMOUNT  # 100 deposits fill a wallet
+    with Sequencer.open(db_url) as sequencer:
+        sequencer.execute([CreateMarket(market="m1")])
+        block: list[Command] = []
+        for i in range(per_wallet + 3):
+            block.append(Deposit(account="mallory", amount=MAX_AMOUNT))
+            if i % 20 == 0:
+                block.append(Deposit(account=f"bystander{i}", amount=100 * USD))
+                block.append(
+                    Open(
+                        account=f"bystander{i}",
+                        market="m1",
+                        side="A",
+                        margin=10 * USD,
+                        leverage_centi=200,
+                    )
+                )
+        outcomes = sequencer.execute(block)
+        refused = [o for o in outcomes if isinstance(o, ProphexError)]
+        assert [o.code for o in refused] == ["AMOUNT_LIMIT_EXCEEDED"] * 3
+        assert all(o.status == 422 for o in refused)
+        assert refused[0].details["field"] == "balance"
+        assert refused[0].details["limit"] == MAX_WALLET
+        assert sequencer.state.balances[wallet_account("mallory")] == MAX_WALLET
+        bystanders = [f"bystander{i}" for i in range(0, per_wallet + 3, 20)]
+        for name in bystanders:
+            assert sequencer.state.balances[wallet_account(name)] > 0
+        assert len(sequencer.state.positions) == len(bystanders)
+        assert_state_is_stored(sequencer, db_url)
+    audit_ok(db_url)
+
+
+def test_total_money_in_the_exchange_is_bounded(sqlite_url: str) -> None:
+    """Sybil accounts cannot push the external account past MAX_STORED either."""
+    per_wallet = MAX_WALLET // MAX_AMOUNT
+    wallets = MAX_STORED // MAX_WALLET + 1
+    with Sequencer.open(sqlite_url, block_size=2_000) as sequencer:
+        block: list[Command] = [
+            Deposit(account=f"sybil{w}", amount=MAX_AMOUNT)
+            for w in range(wallets)
+            for _ in range(per_wallet)
+        ]
+        outcomes = sequencer.execute(block)
+        refused = [o for o in outcomes if isinstance(o, ProphexError)]
+        assert {o.code for o in refused} == {"AMOUNT_LIMIT_EXCEEDED"}
+        assert {o.details["field"] for o in refused} == {"total_deposits"}
+        held = -sequencer.state.balances["external"]
+        assert MAX_STORED - MAX_AMOUNT < held <= MAX_STORED
+        assert sequencer.failure is None
+        assert_state_is_stored(sequencer, sqlite_url)
+    audit_ok(sqlite_url)
+
+
+# --------------------------------------------------------------------------- the writer fence
+
+
+def test_a_superseded_writer_is_fenced_for_good(db_url: str) -> None:
+    with Sequencer.open(db_url) as first:
+        assert codes(first.execute(deposits("alice"))) == ["ok"]
+        # What a second sequencer does on start once it holds the lock: claim a newer epoch.
+        intruder = Store(make_db_engine(db_url))
+        try:
+            intruder.claim_writer("intruder:1")
+        finally:
+            intruder.engine.dispose()
+        outcomes = first.execute(deposits("alice", "bob"))
+        assert codes(outcomes) == ["WRITER_FENCED"] * 2
+        fenced = outcomes[0]
+        assert isinstance(fenced, WriterFenced)
+        assert fenced.status == 503
+        assert "another sequencer took over" in fenced.message
+        assert "intruder:1" in fenced.message
+        with pytest.raises(WriterFenced):
+            first.recover()
+        with pytest.raises(WriterFenced), first.reading():
+            pass
+        assert codes(first.execute(deposits("carol"))) == ["WRITER_FENCED"]
+    with Sequencer.open(db_url) as second:  # a new writer takes over normally
+        assert second.state.balances[wallet_account("alice")] == 10 * USD
+        assert wallet_account("bob") not in second.state.balances
+        assert codes(second.execute(deposits("bob"))) == ["ok"]
+    audit_ok(db_url)

@@ -7,12 +7,16 @@ raises, connections refused, a competing write lock), never by mocking the drive
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from helpers_db import stored_digest
+from helpers_db import PROPHEX, stored_digest
 from sqlalchemy import create_engine, text
 
 from prophex.audit.replay import audit_database
@@ -284,3 +288,130 @@ def test_a_superseded_writer_is_fenced_for_good(db_url: str) -> None:
         assert wallet_account("bob") not in second.state.balances
         assert codes(second.execute(deposits("bob"))) == ["ok"]
     audit_ok(db_url)
+
+
+# --------------------------------------------------------------------------- audit, missing DB
+
+
+def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PROPHEX_DATABASE_URL"}
+    env.update(COLUMNS="80", NO_COLOR="1")  # a narrow console: the error must still be one line
+    return subprocess.run(
+        [PROPHEX, *args], capture_output=True, text=True, timeout=60, env=env, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize("solvency", [False, True], ids=["journal", "solvency"])
+def test_audit_of_a_missing_sqlite_database_creates_nothing(tmp_path: Path, solvency: bool) -> None:
+    extra = ["--solvency", "--paths", "1000"] if solvency else []
+    missing = tmp_path / "prophex-demo.db"
+    for args in (["audit", *extra], ["audit", "--db", f"sqlite:///{missing}", *extra]):
+        run = run_in(tmp_path, *args)
+        assert run.returncode == 2, run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1, run.stderr
+        assert "DATABASE_MISSING" in lines[0]
+        assert "prophex demo --db" in lines[0]
+        assert "Traceback" not in run.stderr
+        assert run.stdout == ""
+    assert f"sqlite:///{missing}" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no prophex.db, no lock file
+
+
+@pytest.mark.parametrize("solvency", [False, True], ids=["journal", "solvency"])
+def test_audit_of_a_non_prophex_database_is_one_line(tmp_path: Path, solvency: bool) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    before = other.read_bytes()
+    extra = ["--solvency"] if solvency else []
+    run = run_in(tmp_path, "audit", "--db", f"sqlite:///{other}", *extra)
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "DATABASE_MISSING" in run.stderr and "no such table" in run.stderr
+    assert other.read_bytes() == before
+
+
+def test_audit_of_a_missing_postgres_database(pg_url: str, tmp_path: Path) -> None:
+    missing = pg_url + "_absent"
+    run = run_in(tmp_path, "audit", "--db", missing)
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "DATABASE_MISSING" in run.stderr
+    assert missing.rsplit("/", 1)[1] in run.stderr
+
+
+# --------------------------------------------------------------------------- readers never lock
+
+
+def test_audits_against_a_live_sqlite_writer_cause_no_write_unavailable(sqlite_url: str) -> None:
+    """The writer gives up on SQLite's write lock after 20 ms; audits that took the write lock
+    (``BEGIN IMMEDIATE``, as every reader did before) stall it longer than that. With the
+    read-only engine they take none: not one command is refused while they run."""
+    from prophex.audit.solvency import solvency_report
+    from prophex.engine.commands import Close
+    from prophex.ledger.store import open_read_only
+
+    engine = make_db_engine(sqlite_url, busy_timeout_ms=20)
+    with Sequencer.open(sqlite_url, engine=engine, block_size=25) as sequencer:
+        setup: list[Command] = [CreateMarket(market="m1"), CreateMarket(market="m2")]
+        for i in range(400):
+            setup += [
+                Deposit(account=f"t{i}", amount=50 * USD),
+                Open(account=f"t{i}", market=f"m{1 + i % 2}", side="AB"[i % 2],
+                     margin=5 * USD, leverage_centi=200),
+            ]  # fmt: skip
+        assert set(codes(sequencer.execute(setup))) == {"ok"}
+        outcomes: list[Outcome] = []
+        stop = threading.Event()
+
+        def write() -> None:
+            round_ = 0
+            while not stop.is_set():
+                round_ += 1
+                account = f"live{round_}"
+                outcomes.extend(
+                    sequencer.execute(
+                        [
+                            Deposit(account=account, amount=20 * USD),
+                            Open(
+                                account=account,
+                                market="m1",
+                                side="A",
+                                margin=2 * USD,
+                                leverage_centi=200,
+                            ),
+                            Close(account=account, position_id=sequencer.state.next_position_id),
+                        ]
+                    )
+                )
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            for _ in range(3):
+                reader = open_read_only(sqlite_url)
+                try:
+                    report = audit_database(reader)
+                finally:
+                    reader.dispose()
+                assert report.ok, report.violations
+                assert report.commands > 800
+                solvency = solvency_report(sqlite_url, paths=2_000, seed=1)
+                assert solvency["insurance_fund"] > 0
+            cli = subprocess.run(
+                [PROPHEX, "audit", "--db", sqlite_url],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert cli.returncode == 0, cli.stdout + cli.stderr
+        finally:
+            stop.set()
+            writer.join()
+        assert len(outcomes) > 30  # the writer really was writing while the audits ran
+        assert "WRITE_UNAVAILABLE" not in codes(outcomes)
+        assert sequencer.failure is None
+        assert_state_is_stored(sequencer, sqlite_url)
+    audit_ok(sqlite_url)

@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt, Transaction
 from prophex.engine.liquidation import LiquidationIndex
 from prophex.engine.state import Market, Position, State, canonical_json
-from prophex.errors import DatabaseMissing, WriterFenced
+from prophex.errors import DatabaseMissing, InvalidCommand, WriterFenced
 from prophex.ledger import schema
 from prophex.params import make_params
 
@@ -33,8 +33,19 @@ DEFAULT_SQLITE_FILE = "prophex.db"
 
 
 def database_url(explicit: str | None = None) -> str:
-    """``explicit``, else ``PROPHEX_DATABASE_URL``, else an SQLite file in the working directory."""
-    return explicit or os.environ.get("PROPHEX_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+    """``explicit``, else ``PROPHEX_DATABASE_URL``, else an SQLite file in the working directory.
+
+    An unparseable URL is a typed error (``INVALID_COMMAND``, field ``db``), not a traceback."""
+    url = explicit or os.environ.get("PROPHEX_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise InvalidCommand(
+            f"not a database URL: {url!r} (e.g. sqlite:///prophex.db, sqlite:// for memory, "
+            "postgresql+psycopg://user@host/db)",
+            field="db",
+        ) from None
+    return url
 
 
 def make_db_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:

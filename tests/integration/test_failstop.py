@@ -7,6 +7,7 @@ raises, connections refused, a competing write lock), never by mocking the drive
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -415,3 +416,38 @@ def test_audits_against_a_live_sqlite_writer_cause_no_write_unavailable(sqlite_u
         assert sequencer.failure is None
         assert_state_is_stored(sequencer, sqlite_url)
     audit_ok(sqlite_url)
+
+
+# --------------------------------------------------------------------------- volume overflow
+
+
+def test_cumulative_volume_cannot_overflow_a_run(tmp_path: Path) -> None:
+    """Open and close 1e9 USD of notional 4,700 times: the cumulative volume would pass
+    2**63 - 1 (the old ``prophex run --db sqlite:`` died with OverflowError). Opens that would
+    take ``volume + OI + 2 * notional`` past MAX_STORED are refused; closes never are."""
+    cycles = 4_700
+    margin = "10000000"  # 1e7 USD at 100x: 1e9 USD (MAX_AMOUNT) of notional
+    lines = [
+        '- {type: create_market, market: m, wallet_cap: "1000000000", market_oi_cap: "1000000000"}',
+        '- {type: deposit, account: w, amount: "20000000"}',
+    ]
+    for position in range(1, cycles + 1):
+        lines.append(
+            f'- {{type: open, account: w, market: m, side: A, margin: "{margin}", leverage: "100"}}'
+        )
+        lines.append(f"- {{type: close, account: w, position_id: {position}}}")
+    file = tmp_path / "volume.yaml"
+    file.write_text("\n".join(lines) + "\n")
+    run = run_in(
+        tmp_path, "run", str(file), "--db", "sqlite://", "--json",
+        "--param", "max_leverage=100", "--param", "fee_rate=0",
+    )  # fmt: skip
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 1, run.stderr  # some commands were rejected
+    state = json.loads(run.stdout)
+    rejected = {r["code"] for r in state["rejections"]}
+    assert rejected <= {"AMOUNT_LIMIT_EXCEEDED", "NOT_FOUND"}  # a refused open's close
+    accepted_opens = MAX_STORED // (2 * MAX_AMOUNT)
+    (market,) = state["markets"]
+    assert int(market["volume"]) <= MAX_STORED
+    assert int(market["volume"]) == 2 * accepted_opens * MAX_AMOUNT

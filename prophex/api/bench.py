@@ -55,7 +55,8 @@ class _Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def post(self, path: str, key: str, body: bytes) -> int:
-        assert self.reader is not None and self.writer is not None
+        if self.reader is None or self.writer is None:  # survives python -O (issue 8)
+            raise RuntimeError("connect() first")
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"

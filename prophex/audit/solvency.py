@@ -233,7 +233,8 @@ def _whale(state: State, market: Market, book: Book, extra: int) -> tuple[int, i
         pair = (win, lose) if side == "A" else (lose, win)
         if best is None or max(pair) > max(best):
             best = pair
-    assert best is not None
+    if best is None:  # survives python -O (issue 8)
+        raise ValueError("no candidate side was evaluated")
     return best
 
 

@@ -1,7 +1,8 @@
 """The ``prophex`` command (typer + rich). Every write goes through the sequencer.
 
-Typed errors become a one-line message and exit code 2 (bad input) or 1 (rejections, failed
-audit); a traceback means a bug.
+Typed errors become a one-line message and exit code 2 (bad input, missing database) or 1
+(rejections, failed audit); 3 when the writer stopped (fenced by another sequencer, or a
+commit it could not recover from). A traceback means a bug.
 """
 
 from __future__ import annotations
@@ -171,12 +172,16 @@ def account_margin_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Portfolio margin of a live account, beside its isolated margin and full collateral."""
-    from prophex.ledger.store import Store, database_url, make_db_engine
+    from prophex.ledger.store import Store, database_url, open_read_only
     from prophex.margin import MarginError
     from prophex.money import format_usd
     from prophex.portfolio import account_margin
 
-    engine = make_db_engine(database_url(db))
+    try:
+        engine = open_read_only(database_url(db))  # a reader: never the write lock
+    except ProphexError as error:
+        fail(error, 2)
+        return
     try:
         state = Store(engine).load_state()
     finally:

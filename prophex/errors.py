@@ -134,7 +134,7 @@ class SequencerLocked(ProphexError):
 
 
 class AmountLimitExceeded(ProphexError):
-    """A command would push a stored integer past the documented bound (docs/concepts.md,
+    """A command would push a stored integer past the documented bound (docs/architecture.md,
     "Limits"); it is rejected alone and nothing is written."""
 
     code = "AMOUNT_LIMIT_EXCEEDED"

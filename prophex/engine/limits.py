@@ -7,7 +7,7 @@ any two stored values still fits. The checks run *before* a command mutates anyt
 command that would cross a bound is rejected alone with ``AMOUNT_LIMIT_EXCEEDED`` (422,
 details ``field`` and ``limit``) and nothing is written.
 
-Why these few checks bound everything (docs/concepts.md, "Storage limits"):
+Why these few checks bound everything (docs/architecture.md, "Storage limits"):
 
 * Money only enters through deposits and genesis, from ``external``. Every other balance is
   non-negative and all balances sum to zero, so each balance is at most ``-external`` (the

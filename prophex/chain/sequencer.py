@@ -1,9 +1,13 @@
 """The sequencer: the single writer. Command -> engine -> receipt, grouped into blocks.
 
 One block is one SQL transaction holding every command accepted in it, their transactions,
-postings and the resulting state rows: a crash leaves the whole block or none of it. If a
-write fails, the in-memory engine is ahead of the database, so it is thrown away and reloaded
-from the database (crash-only recovery through the normal start-up path).
+postings and the resulting state rows: a crash leaves the whole block or none of it.
+
+Fail-stop (docs/architecture.md, "Fail-stop writer"): if a block cannot be committed, the
+in-memory engine may be ahead of the database, so the sequencer stops: every command and every
+read is refused (``WRITE_UNAVAILABLE``) until :meth:`Sequencer.recover` has reloaded a state
+that provably equals the stored one. A data error refuses only the offending command; a
+newer writer epoch (``WRITER_FENCED``) or a broken invariant stops it for good.
 
 The API, the CLI and the scenario replayer all write through here; nothing else mutates state.
 """
@@ -14,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -47,6 +52,9 @@ from prophex.params import Params, profile
 Outcome = Receipt | ProphexError
 log = logging.getLogger("prophex.sequencer")
 DEFAULT_BLOCK_SIZE = 1_000
+RECOVERY_BACKOFF = 0.5
+"""Seconds between automatic recovery attempts of a stopped sequencer (explicit
+:meth:`Sequencer.recover` calls are never delayed)."""
 
 
 class Sequencer:
@@ -66,8 +74,8 @@ class Sequencer:
         self._mutex = threading.RLock()
         self.blocks_written = 0
         self._failure: ProphexError | None = None
-        self._stale = False
         self._head: tuple[int, str] | None = None
+        self._last_recovery = float("-inf")
 
     # ------------------------------------------------------------------ construction
 
@@ -184,7 +192,7 @@ class Sequencer:
             try:
                 receipt = self.exchange.apply(command)
             except InvariantViolation as bug:
-                self._stop(bug, stale=True)
+                self._stop(bug)
                 return [bug] * len(results), []
             except ProphexError as error:
                 results.append(error)
@@ -207,10 +215,10 @@ class Sequencer:
                 self._lock.ensure()
             store.write_block(entries, self.state)
         except InvariantViolation as bug:
-            self._stop(bug, stale=True)
+            self._stop(bug)
             return "failed"
         except WriterFenced as fenced:
-            self._stop(fenced, stale=True)
+            self._stop(fenced)
             return "failed"
         except Exception as exc:
             if is_data_error(exc):
@@ -261,11 +269,10 @@ class Sequencer:
 
     # ------------------------------------------------------------------ fail-stop and recovery
 
-    def _stop(self, error: ProphexError, *, stale: bool = True) -> None:
+    def _stop(self, error: ProphexError) -> None:
         """Refuse every command (and every read) from now on, until recovery."""
         if not isinstance(self._failure, (WriterFenced, InvariantViolation)):
             self._failure = error
-        self._stale = self._stale or stale
         log.error("sequencer stopped writing: [%s] %s", error.code, error.message)
 
     def _refusal(self) -> ProphexError:
@@ -274,12 +281,17 @@ class Sequencer:
         return self._failure
 
     def _auto_recover(self) -> bool:
-        """A failed commit is retried by reloading; a fence or a bug needs an operator."""
+        """A failed commit is retried by reloading (at most once per ``RECOVERY_BACKOFF``
+        seconds, so a database that hangs cannot stall every request); a fence or a bug needs an
+        operator."""
         if isinstance(self._failure, (WriterFenced, InvariantViolation)):
+            return False
+        if time.monotonic() - self._last_recovery < RECOVERY_BACKOFF:
             return False
         return self._try_recover()
 
     def _try_recover(self) -> bool:
+        self._last_recovery = time.monotonic()
         try:
             self.recover()
         except ProphexError:
@@ -300,7 +312,7 @@ class Sequencer:
                 raise self._failure
             store = self.store
             if store is None:
-                self._failure, self._stale = None, False
+                self._failure = None
                 return {}
             store.forget_head()
             try:
@@ -319,7 +331,7 @@ class Sequencer:
                 ) from None
             self.exchange = Exchange(state)
             self._head = head[:2]
-            self._failure, self._stale = None, False
+            self._failure = None
             log.warning("sequencer recovered at block %d, command %d", head[0], head[2])
             return {
                 "block_height": head[0],

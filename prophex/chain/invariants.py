@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from prophex.ledger.store import BlockEntry
 
 MARKET_INTEGERS = ("virtual_oi", "real_oi_a", "real_oi_b", "volume", "bad_debt", "created_at")
-POSITION_INTEGERS = ("notional", "cost_basis", "margin", "realized_pnl", "haircut", "opened_at")
 
 
 class OutOfRange(ValueError):
@@ -34,6 +33,7 @@ class OutOfRange(ValueError):
 
 def check_block(state: State, entries: Sequence[BlockEntry]) -> None:
     """Raise if the block about to be written breaks an invariant or a storage bound."""
+    low, high = -MAX_STORED, MAX_STORED
     for entry in entries:
         for txn in entry.receipt.transactions:
             total = sum(amount for _, amount in txn.postings)
@@ -46,10 +46,11 @@ def check_block(state: State, entries: Sequence[BlockEntry]) -> None:
         balance = balances.get(account, 0)
         if balance < 0 and account != EXTERNAL:
             raise InvariantViolation(f"{account} would be negative: {balance}")
-        if out_of_range(balance):
+        if not low <= balance <= high:
             raise OutOfRange(f"balance of {account} is {balance}, beyond {MAX_STORED}")
+    positions = state.positions
     for position_id in state.dirty_positions:
-        position = state.positions[position_id]
+        position = positions[position_id]
         held = balances.get(position_account(position_id), 0)
         if position.status == "open":
             if position.margin != held:
@@ -60,19 +61,28 @@ def check_block(state: State, entries: Sequence[BlockEntry]) -> None:
                 raise InvariantViolation(f"open position {position_id} has no notional")
         elif held != 0:
             raise InvariantViolation(f"closed position {position_id} still holds {held}")
-        for name in POSITION_INTEGERS:
-            if out_of_range(getattr(position, name)):
-                raise OutOfRange(f"position {position_id} {name} is beyond {MAX_STORED}")
+        if not (
+            low <= position.notional <= high
+            and low <= position.cost_basis <= high
+            and low <= position.realized_pnl <= high
+            and low <= position.haircut <= high
+            and low <= position.opened_at <= high
+        ):
+            raise OutOfRange(f"position {position_id} holds a value beyond {MAX_STORED}")
+    open_in_market = state.open_in_market
     for market_id in state.dirty_markets:
         market = state.markets[market_id]
-        real = {"A": 0, "B": 0}
-        for position_id in state.open_in_market.get(market_id, ()):
-            position = state.positions[position_id]
-            real[position.side] += position.notional
-        if (market.real_oi_a, market.real_oi_b) != (real["A"], real["B"]):
+        real_a = real_b = 0
+        for position_id in open_in_market.get(market_id, ()):
+            position = positions[position_id]
+            if position.side == "A":
+                real_a += position.notional
+            else:
+                real_b += position.notional
+        if market.real_oi_a != real_a or market.real_oi_b != real_b:
             raise InvariantViolation(
                 f"{market_id} real OI ({market.real_oi_a}, {market.real_oi_b}) != open notional "
-                f"({real['A']}, {real['B']})"
+                f"({real_a}, {real_b})"
             )
         for name in MARKET_INTEGERS:
             if out_of_range(getattr(market, name)):

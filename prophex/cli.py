@@ -88,9 +88,15 @@ def run_cmd(
     block_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1_000,
 ) -> None:
     """Execute a command file through the sequencer and print the final state."""
+    import logging
+
     from prophex.chain.sequencer import Sequencer
     from prophex.params import profile
     from prophex.runner import execute_file, final_state, load_command_file
+
+    # The run reports a stopped writer itself, on one line; the sequencer's log is for servers.
+    logging.getLogger("prophex.sequencer").addHandler(logging.NullHandler())
+    logging.getLogger("prophex.sequencer").propagate = False
 
     try:
         commands = load_command_file(file)

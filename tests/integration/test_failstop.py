@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers_db import PROPHEX, stored_digest
+from helpers_db import PROPHEX, block_height, stored_digest
 from sqlalchemy import create_engine, text
 
 from prophex.audit.replay import audit_database
@@ -451,3 +451,44 @@ def test_cumulative_volume_cannot_overflow_a_run(tmp_path: Path) -> None:
     (market,) = state["markets"]
     assert int(market["volume"]) <= MAX_STORED
     assert int(market["volume"]) == 2 * accepted_opens * MAX_AMOUNT
+
+
+def test_cli_run_stops_with_exit_3_when_another_writer_takes_over(tmp_path: Path) -> None:
+    """A long ``prophex run`` is fenced mid-way (a newer writer epoch is claimed, as a second
+    sequencer does on start): it writes nothing more, says why on one line and exits 3."""
+    file = tmp_path / "deposits.jsonl"
+    file.write_text(
+        "".join(
+            json.dumps({"type": "deposit", "account": f"a{i % 50}", "amount": "1"}) + "\n"
+            for i in range(200_000)
+        )
+    )
+    url = f"sqlite:///{tmp_path}/prophex.db"
+    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [PROPHEX, "run", str(file), "--db", url, "--block-size", "100", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    watcher = make_read_engine(url)
+    try:
+        while block_height(watcher) < 3:  # wait until the run is writing blocks
+            assert proc.poll() is None, proc.communicate()
+        intruder = Store(make_db_engine(url))
+        intruder.claim_writer("intruder:2")  # waits for the run's in-flight block
+        fenced_at = block_height(watcher)
+        intruder.engine.dispose()
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 3, stderr
+        assert "WRITER_FENCED" in stderr and "intruder:2" in stderr
+        assert len(stderr.strip().splitlines()) == 1
+        assert stdout == ""
+        assert block_height(watcher) == fenced_at  # nothing written after the takeover
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        watcher.dispose()
+    audit_ok(url)

@@ -146,3 +146,55 @@ def test_backend_termination_during_load_has_no_split_brain(pg_url: str) -> None
     assert all(journalled[coid] == 1 for coid in acked), [
         (c, journalled[c]) for c in acked if journalled[c] != 1
     ][:5]
+
+
+FAIL_ALL = """
+CREATE FUNCTION prophex_injected() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'injected commit failure'; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER injected BEFORE INSERT ON blocks FOR EACH ROW EXECUTE FUNCTION prophex_injected();
+"""
+
+
+def run_sql(url: str, sql: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def test_injected_commit_failure_answers_503_to_the_whole_block(pg_url: str) -> None:
+    """A trigger makes every block fail: each request of a concurrent burst gets 503
+    WRITE_UNAVAILABLE and nothing is written; once it is gone, writes succeed again, the
+    balances are exactly the acknowledged deposits and the audit passes."""
+    with ServerProcess(pg_url, env={**ENV, "PROPHEX_BLOCK_WAIT_MS": "20"}) as server:
+        admin = ProphexClient(server.url, admin_key=server.admin_key)
+        keys = [admin.create_account(f"u{n}").api_key for n in range(6)]
+        clients = [ProphexClient(server.url, key, retries=0) for key in keys]
+        assert clients[0].deposit("5").wallet_balance == "5"
+        run_sql(pg_url, FAIL_ALL)
+        answers: list[str] = []
+
+        def deposit(client: ProphexClient) -> None:
+            try:
+                client.deposit("7")
+                answers.append("ok")
+            except ProphexApiError as error:
+                answers.append(f"{error.status} {error.code}")
+
+        burst = [threading.Thread(target=deposit, args=(c,)) for c in clients]
+        for thread in burst:
+            thread.start()
+        for thread in burst:
+            thread.join()
+        assert answers == ["503 WRITE_UNAVAILABLE"] * len(clients)
+        run_sql(pg_url, "DROP TRIGGER injected ON blocks")
+        assert [c.deposit("1").wallet_balance for c in clients] == ["6"] + ["1"] * 5
+        assert clients[0].account().wallet_balance == "6"
+    engine = make_read_engine(pg_url)
+    try:
+        report = audit_database(engine)
+    finally:
+        engine.dispose()
+    assert report.ok, report.violations

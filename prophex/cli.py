@@ -211,13 +211,24 @@ def account_margin_cmd(
 @db_app.command("upgrade")
 def db_upgrade_cmd(db: DbOption = None) -> None:
     """Apply the Alembic migrations to the database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from prophex.errors import DatabaseUnavailable
     from prophex.ledger import migrate
     from prophex.ledger.store import database_url, make_db_engine
 
-    url = database_url(db)
+    try:
+        url = database_url(db)
+    except ProphexError as error:
+        fail(error, 2)
+        return
     engine = make_db_engine(url)
     try:
         migrate.upgrade(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(DatabaseUnavailable(f"cannot upgrade {shown}: {reason[0] if reason else exc}"), 2)
     finally:
         engine.dispose()
     console.print(f"database at {engine.url.render_as_string(hide_password=True)} is at head")

@@ -190,6 +190,15 @@ class DatabaseMissing(ProphexError):
     title = "No Prophex database at this URL"
 
 
+class DatabaseUnavailable(ProphexError):
+    """The database cannot be opened for writing (it does not exist, the server refuses the
+    connection, the directory is missing)."""
+
+    code = "DATABASE_UNAVAILABLE"
+    status = 503
+    title = "The database cannot be opened"
+
+
 class AuditFailed(ProphexError):
     code = "AUDIT_FAILED"
     status = 500
@@ -220,5 +229,6 @@ ALL_ERRORS: tuple[type[ProphexError], ...] = (
     WriterFenced,
     InvariantViolation,
     DatabaseMissing,
+    DatabaseUnavailable,
     AuditFailed,
 )

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from prophex.chain.invariants import check_block, is_data_error
 from prophex.chain.lock import WriterLock
@@ -32,6 +33,7 @@ from prophex.engine.events import Receipt
 from prophex.engine.exchange import Exchange
 from prophex.engine.state import State, check_invariants, digest
 from prophex.errors import (
+    DatabaseUnavailable,
     InvariantViolation,
     ProphexError,
     StorageRejected,
@@ -100,7 +102,10 @@ class Sequencer:
         resolved = database_url(url)
         db = engine if engine is not None else make_db_engine(resolved)
         lock = WriterLock(db, resolved)
-        lock.acquire()
+        try:
+            lock.acquire()
+        except (OSError, SQLAlchemyError) as exc:
+            raise _unavailable(db, exc) from None
         try:
             migrate.upgrade(db)
             store = Store(db)
@@ -110,6 +115,9 @@ class Sequencer:
                 sequencer._genesis(params)
             else:
                 sequencer = cls(Exchange(store.load_state()), store, lock, block_size)
+        except SQLAlchemyError as exc:
+            lock.release()
+            raise _unavailable(db, exc) from None
         except BaseException:
             lock.release()
             raise
@@ -384,6 +392,11 @@ def _journal_head(conn: Connection) -> tuple[int, str, int]:
     txns = schema.transactions
     last = conn.execute(select(txns.c.hash).order_by(txns.c.seq.desc()).limit(1)).scalar()
     return int(height or 0), str(last) if last is not None else GENESIS_HASH, int(seq or 0)
+
+
+def _unavailable(engine: Engine, exc: BaseException) -> DatabaseUnavailable:
+    shown = engine.url.render_as_string(hide_password=True)
+    return DatabaseUnavailable(f"cannot open {shown} for writing: {_line(exc)}", url=shown)
 
 
 def _line(exc: BaseException) -> str:

@@ -492,3 +492,19 @@ def test_cli_run_stops_with_exit_3_when_another_writer_takes_over(tmp_path: Path
             proc.wait()
         watcher.dispose()
     audit_ok(url)
+
+
+@pytest.mark.parametrize("command", ["run", "db upgrade"])
+@pytest.mark.parametrize("where", ["missing pg database", "missing directory"])
+def test_writers_on_an_unopenable_database_fail_in_one_line(
+    pg_url: str, tmp_path: Path, command: str, where: str
+) -> None:
+    url = pg_url + "_absent" if where == "missing pg database" else "sqlite:////no/such/dir/x.db"
+    file = tmp_path / "one.yaml"
+    file.write_text('- {type: deposit, account: a, amount: "1"}\n')
+    args = ["run", str(file)] if command == "run" else ["db", "upgrade"]
+    run = run_in(tmp_path, *args, "--db", url)
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "DATABASE_UNAVAILABLE" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -177,13 +177,12 @@ class Sequencer:
     def _block(self, commands: Sequence[Command]) -> list[Outcome]:
         if self._failure is not None and not self._auto_recover():
             return [self._failure] * len(commands)
-        if self.store is None:
-            results, _ = self._apply_all(commands)
-            clear_dirty(self.state)
-            return results
         results, entries = self._apply_all(commands)
         if self._failure is not None:  # a command hit an engine invariant: a bug
             return [self._failure] * len(commands)
+        if self.store is None:
+            clear_dirty(self.state)
+            return results
         if not entries:
             return results
         verdict = self._commit(entries)
@@ -199,9 +198,9 @@ class Sequencer:
         for command in commands:
             try:
                 receipt = self.exchange.apply(command)
-            except InvariantViolation as bug:
+            except InvariantViolation as bug:  # the caller answers the whole block with it
                 self._stop(bug)
-                return [bug] * len(results), []
+                return [], []
             except ProphexError as error:
                 results.append(error)
                 continue

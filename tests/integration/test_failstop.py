@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -476,6 +477,7 @@ def test_cli_run_stops_with_exit_3_when_another_writer_takes_over(tmp_path: Path
     try:
         while block_height(watcher) < 3:  # wait until the run is writing blocks
             assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
         intruder = Store(make_db_engine(url))
         intruder.claim_writer("intruder:2")  # waits for the run's in-flight block
         fenced_at = block_height(watcher)

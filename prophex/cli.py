@@ -1,7 +1,8 @@
 """The ``prophex`` command (typer + rich). Every write goes through the sequencer.
 
-Typed errors become a one-line message and exit code 2 (bad input) or 1 (rejections, failed
-audit); a traceback means a bug.
+Typed errors become a one-line message and exit code 2 (bad input, missing database) or 1
+(rejections, failed audit); 3 when the writer stopped (fenced by another sequencer, or a
+commit it could not recover from). A traceback means a bug.
 """
 
 from __future__ import annotations
@@ -87,9 +88,15 @@ def run_cmd(
     block_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1_000,
 ) -> None:
     """Execute a command file through the sequencer and print the final state."""
+    import logging
+
     from prophex.chain.sequencer import Sequencer
     from prophex.params import profile
     from prophex.runner import execute_file, final_state, load_command_file
+
+    # The run reports a stopped writer itself, on one line; the sequencer's log is for servers.
+    logging.getLogger("prophex.sequencer").addHandler(logging.NullHandler())
+    logging.getLogger("prophex.sequencer").propagate = False
 
     try:
         commands = load_command_file(file)
@@ -104,9 +111,12 @@ def run_cmd(
         return
     try:
         result = execute_file(sequencer, commands)
-        state = final_state(sequencer, result)
+        stopped = sequencer.failure
+        state = final_state(sequencer, result) if stopped is None else {}
     finally:
         sequencer.close()
+    if stopped is not None:  # fail-stop: a fenced or failed writer exits non-zero, saying why
+        fail(stopped, 3)
     if json_out:
         sys.stdout.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
     else:
@@ -161,9 +171,13 @@ def audit_cmd(
             return
         raise typer.Exit(solvency_cli(db, json_out, paths, seed, model, dynamic))
     from prophex.audit.replay import audit_database
-    from prophex.ledger.store import database_url, make_db_engine
+    from prophex.ledger.store import database_url, open_read_only
 
-    engine = make_db_engine(database_url(db))
+    try:
+        engine = open_read_only(database_url(db))
+    except ProphexError as error:
+        fail(error, 2)
+        return
     try:
         report = audit_database(engine)
     finally:
@@ -193,12 +207,16 @@ def account_margin_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Portfolio margin of a live account, beside its isolated margin and full collateral."""
-    from prophex.ledger.store import Store, database_url, make_db_engine
+    from prophex.ledger.store import Store, database_url, open_read_only
     from prophex.margin import MarginError
     from prophex.money import format_usd
     from prophex.portfolio import account_margin
 
-    engine = make_db_engine(database_url(db))
+    try:
+        engine = open_read_only(database_url(db))  # a reader: never the write lock
+    except ProphexError as error:
+        fail(error, 2)
+        return
     try:
         state = Store(engine).load_state()
     finally:
@@ -222,13 +240,24 @@ def account_margin_cmd(
 @db_app.command("upgrade")
 def db_upgrade_cmd(db: DbOption = None) -> None:
     """Apply the Alembic migrations to the database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from prophex.errors import DatabaseUnavailable
     from prophex.ledger import migrate
     from prophex.ledger.store import database_url, make_db_engine
 
-    url = database_url(db)
+    try:
+        url = database_url(db)
+    except ProphexError as error:
+        fail(error, 2)
+        return
     engine = make_db_engine(url)
     try:
         migrate.upgrade(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(DatabaseUnavailable(f"cannot upgrade {shown}: {reason[0] if reason else exc}"), 2)
     finally:
         engine.dispose()
     console.print(f"database at {engine.url.render_as_string(hide_password=True)} is at head")

@@ -133,6 +133,72 @@ class SequencerLocked(ProphexError):
     title = "Another sequencer holds the write lock"
 
 
+class AmountLimitExceeded(ProphexError):
+    """A command would push a stored integer past the documented bound (docs/architecture.md,
+    "Limits"); it is rejected alone and nothing is written."""
+
+    code = "AMOUNT_LIMIT_EXCEEDED"
+    status = 422
+    title = "Amount limit exceeded"
+
+    def __init__(self, message: str, *, field: str, limit: int, **details: Any) -> None:
+        super().__init__(message, field=field, limit=limit, **details)
+
+
+class StorageRejected(ProphexError):
+    """The database refused to store this command's result (a data error such as an integer
+    out of range). The command was taken out of its block and nothing of it was written; the
+    other commands of the block were committed without it."""
+
+    code = "STORAGE_REJECTED"
+    status = 422
+    title = "The database refused to store this command's result"
+
+
+class WriteUnavailable(ProphexError):
+    """The writer could not commit, or is recovering from a failed commit: nothing of this
+    command was written. Retry later."""
+
+    code = "WRITE_UNAVAILABLE"
+    status = 503
+    title = "The block could not be committed; nothing was written"
+
+
+class WriterFenced(ProphexError):
+    """Another sequencer took over the database (a newer writer epoch). This one never writes
+    again; restart it once the other one has stopped."""
+
+    code = "WRITER_FENCED"
+    status = 503
+    title = "Another sequencer took over this database"
+
+
+class InvariantViolation(ProphexError):
+    """A bug, not a user error: a ledger invariant would break. The writer stops (fail-stop)."""
+
+    code = "INVARIANT_VIOLATION"
+    status = 500
+    title = "Internal invariant violated"
+
+
+class DatabaseMissing(ProphexError):
+    """A read-only tool (audit) was pointed at a database that does not exist or holds no
+    Prophex exchange."""
+
+    code = "DATABASE_MISSING"
+    status = 404
+    title = "No Prophex database at this URL"
+
+
+class DatabaseUnavailable(ProphexError):
+    """The database cannot be opened for writing (it does not exist, the server refuses the
+    connection, the directory is missing)."""
+
+    code = "DATABASE_UNAVAILABLE"
+    status = 503
+    title = "The database cannot be opened"
+
+
 class AuditFailed(ProphexError):
     code = "AUDIT_FAILED"
     status = 500
@@ -157,5 +223,12 @@ ALL_ERRORS: tuple[type[ProphexError], ...] = (
     ClockError,
     PositionTooSmall,
     SequencerLocked,
+    AmountLimitExceeded,
+    StorageRejected,
+    WriteUnavailable,
+    WriterFenced,
+    InvariantViolation,
+    DatabaseMissing,
+    DatabaseUnavailable,
     AuditFailed,
 )

@@ -97,7 +97,8 @@ class _Connection:
 
     async def post(self, path: str, key: str, body: bytes, idem: str) -> tuple[int, float]:
         """Status and ``Retry-After`` seconds (0 when absent)."""
-        assert self.reader is not None and self.writer is not None
+        if self.reader is None or self.writer is None:  # survives python -O (issue 8)
+            raise RuntimeError("connect() first")
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {key}\r\n"
             f"Idempotency-Key: {idem}\r\n"

@@ -152,7 +152,8 @@ def _quota_headers(request: Request) -> dict[str, str]:
 
 
 async def _on_prophex_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProphexError)
+    if not isinstance(exc, ProphexError):  # survives python -O (issue 8)
+        raise exc
     headers = _quota_headers(request) | _rate_headers(exc)
     return problem_response(exc, request.url.path, headers)
 
@@ -179,12 +180,14 @@ def validation_problem(errors: list[Any]) -> ProphexError:
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):  # survives python -O (issue 8)
+        raise exc
     return problem_response(_validation_error(exc), request.url.path, _quota_headers(request))
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):  # survives python -O (issue 8)
+        raise exc
     error: ProphexError
     if exc.status_code == 404:
         error = RouteNotFound(f"no route {request.url.path}", resource="route")

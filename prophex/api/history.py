@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, or_, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, and_, func, or_, select
 
 from prophex.ledger import schema
+from prophex.ledger.store import make_read_engine as make_ledger_read_engine
 
 t = schema.transactions
 p = schema.postings
@@ -25,20 +25,9 @@ PRICE_KINDS = ("open", "close", "liquidation")
 
 
 def make_read_engine(url: str) -> Engine:
-    """An engine for readers only (no write-lock hook on SQLite)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.close()
-
-    return engine
+    """An engine for readers only: the ledger's one read-only factory (never takes the write
+    lock, so history reads never stall the block writer)."""
+    return make_ledger_read_engine(url, pool_size=8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select, update
 
 from prophex.ledger.schema import api_keys
+from prophex.ledger.store import make_read_engine
 
 KEY_PREFIX = "pxk_"
 
@@ -58,12 +59,20 @@ class KeyStore:
         self._engine.dispose()
 
     def prepare(self) -> None:
-        """Create the table if missing and load every key into memory."""
-        with self._engine.connect() as conn:
-            for row in conn.execute(select(api_keys)):
-                self._by_hash[row.key_hash] = KeyRecord(
-                    row.key_id, row.account, row.label, row.created_at, row.revoked_at
-                )
+        """Load every key into memory, through the read-only engine (a reader never takes the
+        write lock); key writes below are their own short transactions."""
+        url = self._engine.url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        reader = self._engine if in_memory else make_read_engine(url.render_as_string(False))
+        try:
+            with reader.connect() as conn:
+                for row in conn.execute(select(api_keys)):
+                    self._by_hash[row.key_hash] = KeyRecord(
+                        row.key_id, row.account, row.label, row.created_at, row.revoked_at
+                    )
+        finally:
+            if reader is not self._engine:
+                reader.dispose()
 
     def create(self, account: str, label: str) -> tuple[str, KeyRecord]:
         """Issue a key for ``account``; returns the token (shown once) and its record."""

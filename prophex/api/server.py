@@ -70,7 +70,8 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            assert self.process is not None
+            if self.process is None:  # survives python -O (issue 8)
+                raise RuntimeError("server process not started")
             if self.process.poll() is not None:
                 raise RuntimeError(f"API server exited with code {self.process.returncode}")
             try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from prophex.engine.commands import from_dict
 from prophex.engine.exchange import Exchange
@@ -63,16 +63,26 @@ class AuditReport:
 
 
 def audit_database(engine: Engine) -> AuditReport:
-    """Run every check against one database (read-only; takes no writer lock)."""
+    """Run every check against one database.
+
+    Everything is read in one transaction, so against a live database the audit sees one
+    committed snapshot (SQLite WAL: a deferred read transaction; PostgreSQL: the read engine's
+    REPEATABLE READ). Give it an engine from :func:`prophex.ledger.store.make_read_engine` (as
+    ``prophex audit`` does) and it takes no write lock: a running sequencer is never stalled.
+    """
+    with engine.connect() as conn:
+        return _audit(conn, Store(engine))
+
+
+def _audit(conn: Connection, store: Store) -> AuditReport:
     report = AuditReport()
-    store = Store(engine)
-    if store.is_empty():
+    if conn.execute(select(func.count()).select_from(schema.meta)).scalar_one() == 0:
         report.add("database has no genesis: nothing to audit")
         return report
-    stored_state = store.load_state()
+    stored_state = store.load_state(conn)
     report.stored_digest = digest(stored_state)
-    _check_sql_sums(engine, report)
-    replayed = _replay_and_compare_journal(engine, store, report)
+    _check_sql_sums(conn, report)
+    replayed = _replay_and_compare_journal(conn, store, report)
     if replayed is None:
         return report
     report.replayed_digest = digest(replayed)
@@ -86,26 +96,23 @@ def audit_database(engine: Engine) -> AuditReport:
     return report
 
 
-def _check_sql_sums(engine: Engine, report: AuditReport) -> None:
+def _check_sql_sums(conn: Connection, report: AuditReport) -> None:
     postings = schema.postings
-    with engine.connect() as conn:
-        unbalanced = conn.execute(
-            select(postings.c.txn_seq, func.sum(postings.c.amount))
-            .group_by(postings.c.txn_seq)
-            .having(func.sum(postings.c.amount) != 0)
-            .limit(MAX_REPORTED)
+    unbalanced = conn.execute(
+        select(postings.c.txn_seq, func.sum(postings.c.amount))
+        .group_by(postings.c.txn_seq)
+        .having(func.sum(postings.c.amount) != 0)
+        .limit(MAX_REPORTED)
+    ).all()
+    for seq, total in unbalanced:
+        report.add(f"transaction {seq} does not balance: postings sum to {total}")
+    sums = dict(
+        conn.execute(
+            select(postings.c.account, func.sum(postings.c.amount)).group_by(postings.c.account)
         ).all()
-        for seq, total in unbalanced:
-            report.add(f"transaction {seq} does not balance: postings sum to {total}")
-        sums = dict(
-            conn.execute(
-                select(postings.c.account, func.sum(postings.c.amount)).group_by(postings.c.account)
-            ).all()
-        )
-        stored = dict(
-            conn.execute(select(schema.balances.c.account, schema.balances.c.balance)).all()
-        )
-        report.postings = conn.execute(select(func.count()).select_from(postings)).scalar_one()
+    )
+    stored = dict(conn.execute(select(schema.balances.c.account, schema.balances.c.balance)).all())
+    report.postings = conn.execute(select(func.count()).select_from(postings)).scalar_one()
     report.accounts = len(stored)
     for account in sorted(set(sums) | set(stored)):
         if int(sums.get(account, 0)) != int(stored.get(account, 0)):
@@ -115,7 +122,9 @@ def _check_sql_sums(engine: Engine, report: AuditReport) -> None:
             )
 
 
-def _replay_and_compare_journal(engine: Engine, store: Store, report: AuditReport) -> State | None:
+def _replay_and_compare_journal(
+    conn: Connection, store: Store, report: AuditReport
+) -> State | None:
     """Re-execute every command and compare its transactions with the stored, hash-chained ones."""
     exchange = Exchange()
     txns = schema.transactions
@@ -128,45 +137,44 @@ def _replay_and_compare_journal(engine: Engine, store: Store, report: AuditRepor
         txns.c.prev_hash,
         txns.c.hash,
     ).order_by(txns.c.seq)
-    with engine.connect() as conn:
-        stored_txns = conn.execute(query).yield_per(10_000)
-        prev = GENESIS_HASH
-        expected_seq = 1
-        for seq, payload in store.iter_commands(conn):
-            report.commands += 1
-            try:
-                receipt = exchange.apply(from_dict(payload))
-            except ProphexError as error:
-                report.add(f"command {seq} was journalled but is rejected on replay: {error}")
+    stored_txns = conn.execute(query).yield_per(10_000)
+    prev = GENESIS_HASH
+    expected_seq = 1
+    for seq, payload in store.iter_commands(conn):
+        report.commands += 1
+        try:
+            receipt = exchange.apply(from_dict(payload))
+        except ProphexError as error:
+            report.add(f"command {seq} was journalled but is rejected on replay: {error}")
+            return None
+        if receipt.command_seq != seq:
+            report.add(
+                f"command sequence gap: stored {seq}, replay numbered it {receipt.command_seq}"
+            )
+            return None
+        for txn in receipt.transactions:
+            row = next(stored_txns, None)
+            if row is None:
+                report.add(f"replay produced transaction {txn.seq} that is not stored")
                 return None
-            if receipt.command_seq != seq:
+            report.transactions += 1
+            if row.seq != expected_seq:
+                report.add(f"transaction sequence gap at {row.seq} (expected {expected_seq})")
+            expected_seq = row.seq + 1
+            text = canonical_txn(txn, seq, exchange.state.time)
+            recomputed = txn_hash(prev, text)
+            if row.prev_hash != prev:
+                report.add(f"hash chain broken at transaction {row.seq}")
+            if txn_hash(row.prev_hash, row.data) != row.hash:
+                report.add(f"transaction {row.seq}: stored text does not match its hash")
+            if row.data != text or row.hash != recomputed:
                 report.add(
-                    f"command sequence gap: stored {seq}, replay numbered it {receipt.command_seq}"
+                    f"transaction {row.seq} differs from its replay (stored hash "
+                    f"{row.hash[:12]}, replay {recomputed[:12]})"
                 )
-                return None
-            for txn in receipt.transactions:
-                row = next(stored_txns, None)
-                if row is None:
-                    report.add(f"replay produced transaction {txn.seq} that is not stored")
-                    return None
-                report.transactions += 1
-                if row.seq != expected_seq:
-                    report.add(f"transaction sequence gap at {row.seq} (expected {expected_seq})")
-                expected_seq = row.seq + 1
-                text = canonical_txn(txn, seq, exchange.state.time)
-                recomputed = txn_hash(prev, text)
-                if row.prev_hash != prev:
-                    report.add(f"hash chain broken at transaction {row.seq}")
-                if txn_hash(row.prev_hash, row.data) != row.hash:
-                    report.add(f"transaction {row.seq}: stored text does not match its hash")
-                if row.data != text or row.hash != recomputed:
-                    report.add(
-                        f"transaction {row.seq} differs from its replay (stored hash "
-                        f"{row.hash[:12]}, replay {recomputed[:12]})"
-                    )
-                prev = row.hash
-        if next(stored_txns, None) is not None:
-            report.add("stored journal has transactions the replay did not produce")
+            prev = row.hash
+    if next(stored_txns, None) is not None:
+        report.add("stored journal has transactions the replay did not produce")
     return exchange.state
 
 

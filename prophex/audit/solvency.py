@@ -35,7 +35,7 @@ from prophex.engine.events import INSURANCE_FUND, position_account, vault_accoun
 from prophex.engine.settlement import settlement_value
 from prophex.engine.state import Market, State
 from prophex.errors import ProphexError
-from prophex.ledger.store import Store, database_url, make_db_engine, sqlite_path
+from prophex.ledger.store import Store, database_url, open_read_only
 from prophex.money import MAX_AMOUNT, format_price, format_usd
 
 OTHER = {"A": "B", "B": "A"}
@@ -410,7 +410,8 @@ def _whale(state: State, market: Market, book: Book, extra: int) -> tuple[int, i
         pair = (win, lose) if side == "A" else (lose, win)
         if best is None or max(pair) > max(best):
             best = pair
-    assert best is not None
+    if best is None:  # survives python -O (issue 8)
+        raise ValueError("no candidate side was evaluated")
     return best
 
 
@@ -577,15 +578,9 @@ def _describe_correlation(described: dict[str, Any]) -> str:
 def load_state_read_only(url: str | None) -> State:
     """Load the state of a database without taking the sequencer's write lock."""
     resolved = database_url(url)
-    file = sqlite_path(resolved)
-    if file is not None and not file.exists():
-        raise SolvencyError(f"no database at {file}", field="db")
-    engine = make_db_engine(resolved)
+    engine = open_read_only(resolved)  # DATABASE_MISSING if absent; never creates a file
     try:
-        store = Store(engine)
-        if store.is_empty():
-            raise SolvencyError(f"database {resolved} has no exchange yet", field="db")
-        return store.load_state()
+        return Store(engine).load_state()
     except ProphexError:
         raise
     except Exception as exc:
@@ -739,7 +734,9 @@ def solvency_cli(
             found = dynamic_solvency(state, seed=seed, settings=dynamic, model=model)
             report["paths_to_resolution"] = found.to_dict()
     except ProphexError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc.code}: {exc.message}", highlight=False)
+        Console(stderr=True).print(
+            f"[red]error:[/] {exc.code}: {exc.message}", highlight=False, soft_wrap=True
+        )
         return 2
     if json_out:
         sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")

@@ -8,6 +8,7 @@ leaves a stale lock behind.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from prophex.errors import SequencerLocked
+from prophex.errors import SequencerLocked, WriterFenced
 from prophex.ledger.store import sqlite_path
 
 ADVISORY_LOCK_KEY = 0x50524F50  # "PROP"
@@ -51,6 +52,38 @@ class WriterLock:
             )
         self._conn = conn
 
+    def ensure(self) -> None:
+        """Before each block (PostgreSQL): prove the session holding the advisory lock is alive
+        (``SELECT 1`` on it).
+
+        A terminated backend drops the lock with it. If the lock is free again, take it back on
+        a new connection; if another sequencer holds it, this one was superseded:
+        :class:`WriterFenced`. (The epoch fence inside every block transaction is what makes a
+        superseded writer unable to commit; this check makes it notice before trying, and lets
+        a second writer started after a connection loss be refused instead.)
+        """
+        if self._conn is None:
+            return
+        try:
+            # A session lock is only ever released by its own session, so a live session
+            # still holds it: one round trip proves it.
+            self._conn.execute(text("SELECT 1"))
+            self._conn.commit()
+            return
+        except Exception:  # the lock's connection is gone: so is the lock
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()
+                self._conn.close()
+        self._conn = None
+        try:
+            self._acquire_postgres()
+        except SequencerLocked as taken:
+            raise WriterFenced(
+                "this sequencer lost its PostgreSQL advisory lock (its connection was closed) "
+                "and another sequencer now holds it; this one will not write again",
+                database=taken.details.get("database"),
+            ) from None
+
     def _acquire_file(self, lock_path: Path) -> None:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -68,9 +101,11 @@ class WriterLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
-            self._conn.commit()
-            self._conn.close()
+            with contextlib.suppress(Exception):  # a dead connection has no lock to release
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                self._conn.commit()
+            with contextlib.suppress(Exception):
+                self._conn.close()
             self._conn = None
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)

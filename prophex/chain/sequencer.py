@@ -1,34 +1,62 @@
 """The sequencer: the single writer. Command -> engine -> receipt, grouped into blocks.
 
 One block is one SQL transaction holding every command accepted in it, their transactions,
-postings and the resulting state rows: a crash leaves the whole block or none of it. If a
-write fails, the in-memory engine is ahead of the database, so it is thrown away and reloaded
-from the database (crash-only recovery through the normal start-up path).
+postings and the resulting state rows: a crash leaves the whole block or none of it.
+
+Fail-stop (docs/architecture.md, "Fail-stop writer"): if a block cannot be committed, the
+in-memory engine may be ahead of the database, so the sequencer stops: every command and every
+read is refused (``WRITE_UNAVAILABLE``) until :meth:`Sequencer.recover` has reloaded a state
+that provably equals the stored one. A data error refuses only the offending command; a
+newer writer epoch (``WRITER_FENCED``) or a broken invariant stops it for good.
 
 The API, the CLI and the scenario replayer all write through here; nothing else mutates state.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from prophex.chain.invariants import check_block, is_data_error
 from prophex.chain.lock import WriterLock
 from prophex.engine.commands import Command, Genesis
 from prophex.engine.events import Receipt
 from prophex.engine.exchange import Exchange
-from prophex.engine.state import State
-from prophex.errors import ProphexError
-from prophex.ledger import migrate
-from prophex.ledger.store import BlockEntry, Store, clear_dirty, database_url, make_db_engine
+from prophex.engine.state import State, check_invariants, digest
+from prophex.errors import (
+    DatabaseUnavailable,
+    InvariantViolation,
+    ProphexError,
+    StorageRejected,
+    WriterFenced,
+    WriteUnavailable,
+)
+from prophex.ledger import migrate, schema
+from prophex.ledger.store import (
+    GENESIS_HASH,
+    BlockEntry,
+    Store,
+    clear_dirty,
+    database_url,
+    make_db_engine,
+)
 from prophex.params import Params, profile
 
 Outcome = Receipt | ProphexError
+log = logging.getLogger("prophex.sequencer")
 DEFAULT_BLOCK_SIZE = 1_000
+RECOVERY_BACKOFF = 0.5
+"""Seconds between automatic recovery attempts of a stopped sequencer (explicit
+:meth:`Sequencer.recover` calls are never delayed)."""
 
 
 class Sequencer:
@@ -47,6 +75,9 @@ class Sequencer:
         self.block_size = block_size
         self._mutex = threading.RLock()
         self.blocks_written = 0
+        self._failure: ProphexError | None = None
+        self._head: tuple[int, str] | None = None
+        self._last_recovery = float("-inf")
 
     # ------------------------------------------------------------------ construction
 
@@ -71,15 +102,22 @@ class Sequencer:
         resolved = database_url(url)
         db = engine if engine is not None else make_db_engine(resolved)
         lock = WriterLock(db, resolved)
-        lock.acquire()
+        try:
+            lock.acquire()
+        except (OSError, SQLAlchemyError) as exc:
+            raise _unavailable(db, exc) from None
         try:
             migrate.upgrade(db)
             store = Store(db)
+            store.claim_writer(f"{socket.gethostname()}:{os.getpid()}")
             if store.is_empty():
                 sequencer = cls(Exchange(), store, lock, block_size)
                 sequencer._genesis(params)
             else:
                 sequencer = cls(Exchange(store.load_state()), store, lock, block_size)
+        except SQLAlchemyError as exc:
+            lock.release()
+            raise _unavailable(db, exc) from None
         except BaseException:
             lock.release()
             raise
@@ -90,7 +128,8 @@ class Sequencer:
         chosen = params if params is not None else profile("launch")
         command = Genesis(params=chosen.model_dump(mode="json"))
         receipt = self.exchange.apply(command)
-        assert self.store is not None
+        if self.store is None:
+            raise InvariantViolation("genesis needs a store")
         self.store.write_block([BlockEntry(command, receipt, self.state.time)], self.state)
 
     @property
@@ -103,15 +142,24 @@ class Sequencer:
         mixes two blocks (and only committed blocks are ever visible, since ``execute`` holds
         the same lock until its block is written)."""
         with self._mutex:
+            if self._failure is not None and not self._auto_recover():
+                raise self._failure
             yield self.exchange
 
     # ------------------------------------------------------------------ writing
+
+    @property
+    def failure(self) -> ProphexError | None:
+        """Why the sequencer refuses commands (None: it is writing normally)."""
+        return self._failure
 
     def execute(self, commands: Sequence[Command]) -> list[Outcome]:
         """Run commands in order, committing accepted ones in blocks of ``block_size``.
 
         Each result is the receipt or the typed error of that command. Nothing is acknowledged
-        before its block is committed.
+        before its block is committed. If a block cannot be committed, every command of it is
+        answered ``WRITE_UNAVAILABLE`` (or ``WRITER_FENCED``) and so is every later command,
+        until :meth:`recover` has reloaded a state that provably equals the stored one.
         """
         results: list[Outcome] = []
         with self._mutex:
@@ -126,33 +174,200 @@ class Sequencer:
             raise result
         return result
 
-    def _block(self, commands: Iterable[Command]) -> list[Outcome]:
+    def _block(self, commands: Sequence[Command]) -> list[Outcome]:
+        if self._failure is not None and not self._auto_recover():
+            return [self._failure] * len(commands)
+        results, entries = self._apply_all(commands)
+        if self._failure is not None:  # a command hit an engine invariant: a bug
+            return [self._failure] * len(commands)
+        if self.store is None:
+            clear_dirty(self.state)
+            return results
+        if not entries:
+            return results
+        verdict = self._commit(entries)
+        if verdict == "ok":
+            return results
+        if verdict == "data":
+            return self._isolate(commands)
+        return [self._refusal()] * len(commands)
+
+    def _apply_all(self, commands: Iterable[Command]) -> tuple[list[Outcome], list[BlockEntry]]:
         results: list[Outcome] = []
         entries: list[BlockEntry] = []
         for command in commands:
             try:
                 receipt = self.exchange.apply(command)
+            except InvariantViolation as bug:  # the caller answers the whole block with it
+                self._stop(bug)
+                return [], []
             except ProphexError as error:
                 results.append(error)
                 continue
             results.append(receipt)
             if not receipt.duplicate:
                 entries.append(BlockEntry(command, receipt, self.exchange.state.time))
-        if self.store is None:
-            clear_dirty(self.state)
-        elif entries:
-            try:
-                self.store.write_block(entries, self.state)
-            except BaseException:
-                self.reload()
-                raise
-            self.blocks_written += 1
+        return results, entries
+
+    def _commit(self, entries: Sequence[BlockEntry]) -> str:
+        """Check and write one block. Returns ``"ok"``, ``"data"`` (the database refused a value:
+        state reloaded, retry without the offender) or ``"failed"`` (sequencer stopped, or
+        recovered with the block not written)."""
+        store = self.store
+        if store is None:  # only called with a store
+            raise InvariantViolation("commit without a store")
+        try:
+            check_block(self.state, entries)
+            if self._lock is not None:
+                self._lock.ensure()
+            store.write_block(entries, self.state)
+        except InvariantViolation as bug:
+            self._stop(bug)
+            return "failed"
+        except WriterFenced as fenced:
+            self._stop(fenced)
+            return "failed"
+        except Exception as exc:
+            if is_data_error(exc):
+                log.warning("block refused by the database (%s); isolating the offender", exc)
+                self._stop(WriteUnavailable(f"block refused by the database: {_line(exc)}"))
+                return "data" if self._try_recover() else "failed"
+            log.exception("block commit failed")
+            self._stop(WriteUnavailable(f"the block could not be committed: {_line(exc)}"))
+            attempted = store.attempted
+            if self._try_recover() and attempted is not None and self._head == attempted:
+                # The COMMIT reached the database although the driver reported an error: the
+                # reloaded state includes this block, so its receipts are durable.
+                self.blocks_written += 1
+                return "ok"
+            return "failed"
+        self.blocks_written += 1
+        return "ok"
+
+    def _isolate(self, commands: Sequence[Command]) -> list[Outcome]:
+        """After a data error: re-run the block one command per block, so only the command the
+        database cannot store is refused (``STORAGE_REJECTED``); the state was reloaded."""
+        results: list[Outcome] = []
+        for command in commands:
+            if self._failure is not None:
+                results.append(self._failure)
+                continue
+            outcome, entries = self._apply_all([command])
+            if self._failure is not None:
+                results.append(self._failure)
+                continue
+            if not entries:
+                results.extend(outcome)
+                continue
+            verdict = self._commit(entries)
+            if verdict == "ok":
+                results.extend(outcome)
+            elif verdict == "data":
+                results.append(
+                    StorageRejected(
+                        "the database refused to store this command's result; nothing of it "
+                        "was written",
+                        command_seq=entries[0].receipt.command_seq,
+                    )
+                )
+            else:
+                results.append(self._refusal())
         return results
 
-    def reload(self) -> None:
-        """Throw away in-memory state and rebuild it from the database."""
-        if self.store is not None:
-            self.exchange = Exchange(self.store.load_state())
+    # ------------------------------------------------------------------ fail-stop and recovery
+
+    def _stop(self, error: ProphexError) -> None:
+        """Refuse every command (and every read) from now on, until recovery."""
+        if not isinstance(self._failure, (WriterFenced, InvariantViolation)):
+            self._failure = error
+        log.error("sequencer stopped writing: [%s] %s", error.code, error.message)
+
+    def _refusal(self) -> ProphexError:
+        if self._failure is None:
+            return WriteUnavailable("the block could not be committed; nothing was written")
+        return self._failure
+
+    def _auto_recover(self) -> bool:
+        """A failed commit is retried by reloading (at most once per ``RECOVERY_BACKOFF``
+        seconds, so a database that hangs cannot stall every request); a fence or a bug needs an
+        operator."""
+        if isinstance(self._failure, (WriterFenced, InvariantViolation)):
+            return False
+        if time.monotonic() - self._last_recovery < RECOVERY_BACKOFF:
+            return False
+        return self._try_recover()
+
+    def _try_recover(self) -> bool:
+        self._last_recovery = time.monotonic()
+        try:
+            self.recover()
+        except ProphexError:
+            return False
+        return True
+
+    def recover(self) -> dict[str, Any]:
+        """Reload the state from the database and prove it is the stored one; on success the
+        sequencer writes again. Raises (and stays stopped) if the database is unreachable,
+        the head does not match, or another writer holds the fence.
+
+        Proof: within one transaction the state tables, the stored head (block height, last
+        transaction hash, command sequence) and the journal's own head are read and must agree;
+        a second, independent load must give the same digest; the invariants must hold.
+        """
+        with self._mutex:
+            if isinstance(self._failure, WriterFenced):
+                raise self._failure
+            store = self.store
+            if store is None:
+                self._failure = None
+                return {}
+            store.forget_head()
+            try:
+                if self._lock is not None:
+                    self._lock.ensure()
+                state, head = self._load_verified(store)
+            except WriterFenced as fenced:
+                self._stop(fenced)
+                raise
+            except ProphexError:
+                raise
+            except Exception as exc:
+                log.warning("recovery failed: %s", _line(exc))
+                raise WriteUnavailable(
+                    f"recovery failed, the sequencer stays stopped: {_line(exc)}"
+                ) from None
+            self.exchange = Exchange(state)
+            self._head = head[:2]
+            self._failure = None
+            log.warning("sequencer recovered at block %d, command %d", head[0], head[2])
+            return {
+                "block_height": head[0],
+                "last_hash": head[1],
+                "command_seq": head[2],
+                "digest": digest(state),
+            }
+
+    def _load_verified(self, store: Store) -> tuple[State, tuple[int, str, int]]:
+        with store.engine.connect() as conn:
+            store.check_fence(conn)
+            state = store.load_state(conn)
+            head = store.stored_head(conn)
+            journal = _journal_head(conn)
+            conn.rollback()
+        height, last_hash, seq = head
+        if (height, last_hash, seq) != journal or seq != state.command_seq:
+            raise WriteUnavailable(
+                f"stored head {head} disagrees with the journal {journal}; not writing",
+                stored=list(head),
+                journal=list(journal),
+            )
+        again = store.load_state()
+        if digest(again) != digest(state):
+            raise WriteUnavailable("two loads of the stored state differ; not writing")
+        problems = check_invariants(state)
+        if problems:
+            raise WriteUnavailable(f"the stored state violates an invariant: {problems[0]}")
+        return state, head
 
     def close(self) -> None:
         if self._lock is not None:
@@ -166,3 +381,23 @@ class Sequencer:
 
     def __exit__(self, *_exc: Any) -> None:
         self.close()
+
+
+def _journal_head(conn: Connection) -> tuple[int, str, int]:
+    """(highest block, hash of the last transaction, highest command) read from the journal
+    itself, to compare with the head the state tables claim."""
+    height = conn.execute(select(func.max(schema.blocks.c.height))).scalar()
+    seq = conn.execute(select(func.max(schema.commands.c.seq))).scalar()
+    txns = schema.transactions
+    last = conn.execute(select(txns.c.hash).order_by(txns.c.seq.desc()).limit(1)).scalar()
+    return int(height or 0), str(last) if last is not None else GENESIS_HASH, int(seq or 0)
+
+
+def _unavailable(engine: Engine, exc: BaseException) -> DatabaseUnavailable:
+    shown = engine.url.render_as_string(hide_password=True)
+    return DatabaseUnavailable(f"cannot open {shown} for writing: {_line(exc)}", url=shown)
+
+
+def _line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

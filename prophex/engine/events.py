@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from prophex.errors import InvariantViolation
+
 Posting = tuple[str, int]
 
 EXTERNAL = "external"
@@ -79,7 +81,17 @@ class Journal:
         self.postings: list[Posting] = []
 
     def move(self, source: str, destination: str, amount: int) -> None:
-        """Move ``amount`` (>= 0) from ``source`` to ``destination``; zero moves are dropped."""
+        """Move ``amount`` (>= 0) from ``source`` to ``destination``; zero moves are dropped.
+
+        A negative amount would reverse the direction the caller meant: it is a bug, so it is
+        refused (fail-stop) rather than journalled."""
+        if amount < 0:
+            raise InvariantViolation(
+                f"negative move of {amount} from {source} to {destination}",
+                source=source,
+                destination=destination,
+                amount=amount,
+            )
         if amount:
             self.postings.append((source, -amount))
             self.postings.append((destination, amount))

@@ -50,6 +50,7 @@ from prophex.engine.events import (
 )
 from prophex.engine.fees import fee_split, penalty_split, trading_fee
 from prophex.engine.funding import funding_rate_ppm, paying_side
+from prophex.engine.limits import check_command as check_limits
 from prophex.engine.liquidation import HeapEntry, is_liquidatable
 from prophex.engine.markets import SETTLEABLE, TRADING, TRANSITIONS, require_status
 from prophex.engine.positions import partial_shares
@@ -63,6 +64,7 @@ from prophex.errors import (
     DuplicateClientOrderId,
     InsufficientBalance,
     InvalidCommand,
+    InvariantViolation,
     LeverageTooHigh,
     NotFound,
     PositionTooSmall,
@@ -129,6 +131,7 @@ class Exchange:
         if client_key is not None and client_key in self.state.client_orders:
             return self._idempotent_replay(command, client_key)
         state = self.state
+        check_limits(state, command)  # fail-stop writer (issue 8): storage bounds, pre-mutation
         receipt = Receipt(command_seq=state.command_seq + 1, kind=command_type(command))
         self._receipt = receipt
         try:
@@ -145,7 +148,8 @@ class Exchange:
         state.txn_seq += 1
         txn = Transaction(seq=state.txn_seq, kind=kind, postings=journal.postings, data=data)
         state.apply_postings(journal.postings)
-        assert self._receipt is not None
+        if self._receipt is None:  # fail-stop writer (issue 8): survives python -O
+            raise InvariantViolation("a transaction was committed outside a command")
         self._receipt.transactions.append(txn)
         return txn
 

@@ -138,6 +138,18 @@ api_keys = Table(
 )
 """API keys (hashes only). Not ledger state and not journalled: replay does not need them."""
 
+writer = Table(
+    "writer",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("claimed_at", BigInteger, nullable=False),
+)
+"""The writer fence: one row (``id = 1``). A sequencer that opens the database increments
+``epoch`` and remembers it; every block transaction first updates the row *where the epoch is
+still its own*, so a writer that was superseded can never commit again. Not ledger state."""
+
 meta = Table(
     "meta",
     metadata,

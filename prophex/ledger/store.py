@@ -9,19 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt, Transaction
 from prophex.engine.liquidation import LiquidationIndex
 from prophex.engine.state import Market, Position, State, canonical_json
+from prophex.errors import DatabaseMissing, InvalidCommand, WriterFenced
 from prophex.ledger import schema
 from prophex.params import make_params
 
@@ -30,11 +33,22 @@ DEFAULT_SQLITE_FILE = "prophex.db"
 
 
 def database_url(explicit: str | None = None) -> str:
-    """``explicit``, else ``PROPHEX_DATABASE_URL``, else an SQLite file in the working directory."""
-    return explicit or os.environ.get("PROPHEX_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+    """``explicit``, else ``PROPHEX_DATABASE_URL``, else an SQLite file in the working directory.
+
+    An unparseable URL is a typed error (``INVALID_COMMAND``, field ``db``), not a traceback."""
+    url = explicit or os.environ.get("PROPHEX_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise InvalidCommand(
+            f"not a database URL: {url!r} (e.g. sqlite:///prophex.db, sqlite:// for memory, "
+            "postgresql+psycopg://user@host/db)",
+            field="db",
+        ) from None
+    return url
 
 
-def make_db_engine(url: str) -> Engine:
+def make_db_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     """Create an engine with the settings each backend needs for a single fast writer.
 
     SQLite: WAL journal (readers never block the writer), ``synchronous=NORMAL`` (a crash of the
@@ -47,7 +61,8 @@ def make_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        timeout = busy_timeout_ms / 1000
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": timeout}}
         if in_memory:
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
@@ -62,7 +77,7 @@ def make_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -71,6 +86,89 @@ def make_db_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def make_read_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """The one engine factory for readers (audits, solvency, API history and key loading).
+
+    A reader never takes the write lock, so it never stalls the sequencer. SQLite: no
+    ``BEGIN IMMEDIATE``; a plain (deferred) ``BEGIN`` so that everything read inside one
+    ``engine.begin()``/``connect()`` block comes from one WAL snapshot; ``PRAGMA query_only``
+    so a reader cannot write even by mistake. PostgreSQL: every transaction is ``READ ONLY``
+    and ``REPEATABLE READ`` (one snapshot per transaction, no locks that block a writer).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            isolation_level="REPEATABLE READ",
+            connect_args={"options": "-c default_transaction_read_only=on"},
+        )
+    in_memory = parsed.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if in_memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def open_read_only(url: str) -> Engine:
+    """A read-only engine on an existing Prophex database, or :class:`DatabaseMissing`.
+
+    Never creates anything: an SQLite file that does not exist is reported before any
+    connection is made (connecting would create an empty file), and a database without the
+    Prophex tables or without genesis is reported instead of a driver traceback.
+    """
+    shown = make_url(url).render_as_string(hide_password=True)
+    hint = (
+        "create one with `prophex demo --db FILE`, `prophex run COMMANDS --db URL` or "
+        "`prophex serve`, or point --db / PROPHEX_DATABASE_URL at an existing one"
+    )
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        if path is None:
+            raise DatabaseMissing(f"no Prophex database at {shown} (in-memory): {hint}", url=shown)
+        if not path.is_file():
+            raise DatabaseMissing(
+                f"no Prophex database at {shown} (no such file): {hint}", url=shown
+            )
+    engine = make_read_engine(url)
+    try:
+        with engine.connect() as conn:
+            genesis = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.key == "command_seq")
+            ).first()
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise DatabaseMissing(
+            f"no Prophex database at {shown} ({reason[0] if reason else type(exc).__name__}): "
+            f"{hint}",
+            url=shown,
+        ) from None
+    if genesis is None:
+        engine.dispose()
+        raise DatabaseMissing(
+            f"no Prophex exchange in {shown} (no genesis written yet): {hint}", url=shown
+        )
+    return engine
 
 
 def txn_hash(prev_hash: str, canonical: str) -> str:
@@ -105,6 +203,63 @@ class Store:
         self.engine = engine
         self._sql = self._prepare()
         self._head: tuple[int, str] | None = None
+        self.epoch: int | None = None
+        """The writer epoch this store claimed (None: unfenced, e.g. a test's raw store)."""
+        self.attempted: tuple[int, str] | None = None
+        """(height, last hash) of the last block sent to COMMIT: after an ambiguous commit
+        failure, a stored head equal to this proves the block is durable."""
+
+    # ------------------------------------------------------------------ the writer fence
+
+    def claim_writer(self, holder: str) -> int:
+        """Become the writer: increment the fence epoch atomically and remember it.
+
+        ``UPDATE ... SET epoch = epoch + 1 RETURNING epoch`` takes the row lock, so two
+        claimers always get different epochs; every older writer is fenced from then on.
+        """
+        table = schema.writer
+        now = int(time.time())
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(table)
+                .where(table.c.id == 1)
+                .values(epoch=table.c.epoch + 1, holder=holder[:200], claimed_at=now)
+                .returning(table.c.epoch)
+            ).scalar()
+            if claimed is None:
+                conn.execute(
+                    table.insert().values(id=1, epoch=1, holder=holder[:200], claimed_at=now)
+                )
+                claimed = 1
+        self.epoch = int(claimed)
+        return self.epoch
+
+    def check_fence(self, conn: Connection) -> None:
+        """Inside a block's transaction: prove this store is still the writer, else
+        :class:`WriterFenced`. The UPDATE locks the fence row until the block commits, so a new
+        writer's claim waits for this block and every block after the claim is refused."""
+        if self.epoch is None:
+            return
+        result = conn.exec_driver_sql(self._sql["fence"], (self.epoch,))
+        if result.rowcount == 1:
+            return
+        row = conn.execute(select(schema.writer.c.epoch, schema.writer.c.holder)).first()
+        newer = "none" if row is None else f"epoch {row.epoch} held by {row.holder}"
+        raise WriterFenced(
+            f"another sequencer took over this database (this writer has epoch {self.epoch}; "
+            f"the database now has {newer}); this writer will not write again: stop one of them",
+            epoch=self.epoch,
+            current=None if row is None else int(row.epoch),
+        )
+
+    def stored_head(self, conn: Connection) -> tuple[int, str, int]:
+        """(block height, last hash, command seq) as stored."""
+        seq = self.meta_value(conn, "command_seq")
+        return self.block_height(conn), self.last_hash(conn), 0 if seq is None else int(seq)
+
+    def forget_head(self) -> None:
+        """After a failed write: re-read the head from the database before the next block."""
+        self._head = None
 
     # ------------------------------------------------------------------ reading
 
@@ -124,47 +279,48 @@ class Store:
         value = self.meta_value(conn, "block_height")
         return 0 if value is None else int(value)
 
-    def load_state(self) -> State:
-        """Rebuild the engine state (and its indexes) from the state tables."""
-        with self.engine.connect() as conn:
-            stored_meta = {
-                row.key: json.loads(row.value) for row in conn.execute(select(schema.meta))
-            }
-            params = make_params(stored_meta["params"])
-            state = State(
-                params=params,
-                rules=params.rules(),
-                time=stored_meta["time"],
-                command_seq=stored_meta["command_seq"],
-                txn_seq=stored_meta["txn_seq"],
-                next_position_id=stored_meta["next_position_id"],
+    def load_state(self, conn: Connection | None = None) -> State:
+        """Rebuild the engine state (and its indexes) from the state tables (in ``conn``'s
+        snapshot when given)."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.load_state(own)
+        stored_meta = {row.key: json.loads(row.value) for row in conn.execute(select(schema.meta))}
+        params = make_params(stored_meta["params"])
+        state = State(
+            params=params,
+            rules=params.rules(),
+            time=stored_meta["time"],
+            command_seq=stored_meta["command_seq"],
+            txn_seq=stored_meta["txn_seq"],
+            next_position_id=stored_meta["next_position_id"],
+        )
+        for row in conn.execute(select(schema.balances)):
+            state.balances[row.account] = row.balance
+        for row in conn.execute(select(schema.markets)):
+            state.markets[row.id] = Market(
+                id=row.id,
+                kind=row.kind,
+                virtual_oi=row.virtual_oi,
+                funding=row.funding,
+                tags=dict(row.tags),
+                wallet_cap=row.wallet_cap,
+                market_oi_cap=row.market_oi_cap,
+                status=row.status,
+                real_oi_a=row.real_oi_a,
+                real_oi_b=row.real_oi_b,
+                outcome=row.outcome,
+                created_at=row.created_at,
+                volume=row.volume,
+                bad_debt=row.bad_debt,
+                liquidations=LiquidationIndex(),
             )
-            for row in conn.execute(select(schema.balances)):
-                state.balances[row.account] = row.balance
-            for row in conn.execute(select(schema.markets)):
-                state.markets[row.id] = Market(
-                    id=row.id,
-                    kind=row.kind,
-                    virtual_oi=row.virtual_oi,
-                    funding=row.funding,
-                    tags=dict(row.tags),
-                    wallet_cap=row.wallet_cap,
-                    market_oi_cap=row.market_oi_cap,
-                    status=row.status,
-                    real_oi_a=row.real_oi_a,
-                    real_oi_b=row.real_oi_b,
-                    outcome=row.outcome,
-                    created_at=row.created_at,
-                    volume=row.volume,
-                    bad_debt=row.bad_debt,
-                    liquidations=LiquidationIndex(),
-                )
-                state.open_in_market[row.id] = set()
-            for row in conn.execute(select(schema.positions).order_by(schema.positions.c.id)):
-                state.positions[row.id] = Position(**row._asdict())
-            for row in conn.execute(select(schema.client_orders)):
-                key = (row.account, row.client_order_id)
-                state.client_orders[key] = (row.fingerprint, json.loads(row.result))
+            state.open_in_market[row.id] = set()
+        for row in conn.execute(select(schema.positions).order_by(schema.positions.c.id)):
+            state.positions[row.id] = Position(**row._asdict())
+        for row in conn.execute(select(schema.client_orders)):
+            key = (row.account, row.client_order_id)
+            state.client_orders[key] = (row.fingerprint, json.loads(row.result))
         rebuild_indexes(state)
         return state
 
@@ -179,7 +335,9 @@ class Store:
 
     def write_block(self, entries: Sequence[BlockEntry], state: State) -> int:
         """Append one block and the state it produced, atomically. Returns the block height."""
+        self.attempted = None
         with self.engine.begin() as conn:
+            self.check_fence(conn)
             if self._head is None:  # only this store writes (the sequencer holds the lock)
                 self._head = (self.block_height(conn), self.last_hash(conn))
             height, prev = self._head[0] + 1, self._head[1]
@@ -231,6 +389,7 @@ class Store:
             self._append(conn, schema.transactions, txn_rows)
             self._append(conn, schema.postings, posting_rows)
             self._write_state(conn, state, height, prev)
+            self.attempted = (height, prev)
         self._head = (height, prev)
         clear_dirty(state)
         return height
@@ -264,7 +423,8 @@ class Store:
     def _copy(conn: Connection, target: str, table: Any, rows: list[tuple[Any, ...]]) -> None:
         columns = ", ".join(c.name for c in table.columns)
         raw = conn.connection.driver_connection
-        assert raw is not None  # a live psycopg connection inside an open transaction
+        if raw is None:  # a live psycopg connection inside an open transaction has one
+            raise RuntimeError("COPY needs a live driver connection")
         statement = f"COPY {target} ({columns}) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
@@ -297,6 +457,7 @@ class Store:
             )
 
         return {
+            "fence": f"UPDATE writer SET epoch = epoch WHERE id = 1 AND epoch = {mark}",
             "merge_balances": merge(schema.balances, ("account",)),
             "merge_positions": merge(schema.positions, ("id",)),
             "blocks": insert(schema.blocks),

@@ -118,3 +118,27 @@ def test_cli_run_fails_with_exit_2_while_another_process_holds_the_lock(
         time.sleep(0.1)
     assert run.returncode == 0, run.stderr
     assert count_rows(db_url, schema.blocks) == 2
+
+
+def test_each_sequencer_claims_a_newer_writer_epoch(db_url: str) -> None:
+    """The writer fence (docs/architecture.md, "Single writer"): every open claims epoch + 1."""
+    import os
+
+    from sqlalchemy import select
+
+    from prophex.ledger.store import make_read_engine
+
+    epochs = []
+    for _ in range(3):
+        with Sequencer.open(db_url) as sequencer:
+            assert sequencer.store is not None
+            epochs.append(sequencer.store.epoch)
+    assert epochs == [1, 2, 3]
+    engine = make_read_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(schema.writer)).one()
+    finally:
+        engine.dispose()
+    assert (row.id, row.epoch) == (1, 3)
+    assert row.holder.endswith(f":{os.getpid()}")

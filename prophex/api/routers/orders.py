@@ -45,7 +45,8 @@ def quote(ctx: Ctx, caller: Trader, body: s.QuoteRequest) -> s.Quote:
         margin=body.margin,
         leverage=body.leverage,
     )
-    assert isinstance(command, Open)
+    if not isinstance(command, Open):  # survives python -O (issue 8)
+        raise TypeError("quote needs an open command")
     with ctx.read() as exchange:
         plan = exchange.plan_open(command, enforce=False)
         rejection: s.QuoteRejection | None = None

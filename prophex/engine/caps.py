@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prophex.errors import MarketOiCapExceeded, WalletCapExceeded
-from prophex.money import format_usd
+from prophex.money import format_usd, mul_div_floor
 from prophex.params import Rules
 
 
@@ -20,7 +20,7 @@ def scale_cap(base: int, insurance_fund: int, rules: Rules) -> int:
     if seed <= 0:
         return base
     fund = min(max(insurance_fund, seed), seed * rules.cap_max_multiplier)
-    return base * fund // seed
+    return mul_div_floor(base, fund, seed)
 
 
 @dataclass(frozen=True, slots=True)

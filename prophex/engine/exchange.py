@@ -48,7 +48,13 @@ from prophex.engine.events import (
     wallet_account,
 )
 from prophex.engine.fees import fee_split, penalty_split, trading_fee
-from prophex.engine.funding import funding_rate_ppm, paying_side
+from prophex.engine.funding import (
+    boundaries_crossed,
+    funding_payment,
+    funding_rate,
+    paying_side,
+    rate_ppm_floor,
+)
 from prophex.engine.liquidation import HeapEntry, is_liquidatable
 from prophex.engine.markets import SETTLEABLE, TRADING, TRANSITIONS, require_status
 from prophex.engine.positions import partial_shares
@@ -67,7 +73,13 @@ from prophex.errors import (
     PositionTooSmall,
     SlippageExceeded,
 )
-from prophex.money import MAX_AMOUNT, check_amount, format_price, format_usd, ppm_of_up
+from prophex.money import (
+    MAX_AMOUNT,
+    centi_of_down,
+    check_amount,
+    format_prices_apart,
+    format_usd,
+)
 from prophex.params import Params, make_params, profile
 
 OTHER = {"A": "B", "B": "A"}
@@ -238,7 +250,7 @@ class Exchange:
         state = self.state
         interval = state.rules.funding_interval_seconds
         start, end = state.time, state.time + c.seconds
-        boundaries = range(start // interval + 1, end // interval + 1)
+        boundaries = boundaries_crossed(start, end, interval)
         if len(boundaries) > MAX_FUNDING_INTERVALS_PER_COMMAND:
             raise InvalidCommand(
                 f"advance crosses {len(boundaries)} funding intervals; split it into smaller steps",
@@ -349,7 +361,7 @@ class Exchange:
                 field="leverage",
                 max_leverage=f"{rules.max_leverage_centi / 100:g}",
             )
-        notional = c.margin * c.leverage_centi // 100
+        notional = centi_of_down(c.margin, c.leverage_centi)
         if notional < rules.min_notional:
             raise PositionTooSmall(
                 f"notional {format_usd(notional)} USD is below the minimum "
@@ -372,8 +384,7 @@ class Exchange:
         if c.max_avg_price is not None and cost * c.max_avg_price.denominator > (
             c.max_avg_price.numerator * notional
         ):
-            average = format_price(cost, notional)
-            limit = format_price(c.max_avg_price.numerator, c.max_avg_price.denominator)
+            average, limit = format_prices_apart(Fraction(cost, notional), c.max_avg_price)
             raise SlippageExceeded(
                 f"average price {average} is above the bound {limit}",
                 average_price=average,
@@ -547,8 +558,7 @@ class Exchange:
         proceeds = amm.close_proceeds(market.oi(side), market.oi(OTHER[side]), closing)
         bound = c.min_avg_price
         if bound is not None and proceeds * bound.denominator < bound.numerator * closing:
-            average = format_price(proceeds, closing)
-            limit = format_price(bound.numerator, bound.denominator)
+            average, limit = format_prices_apart(Fraction(proceeds, closing), bound)
             raise SlippageExceeded(
                 f"average exit price {average} is below the bound {limit}",
                 average_price=average,
@@ -746,7 +756,7 @@ class Exchange:
     def _fund(self, market: Market) -> int:
         """One funding interval on one market; returns the micro-USD moved."""
         state = self.state
-        rate = funding_rate_ppm(market.real_oi_a, market.real_oi_b, state.rules)
+        rate = funding_rate(market.real_oi_a, market.real_oi_b, state.rules)
         if rate == 0:
             return 0
         payer_side = paying_side(market.real_oi_a, market.real_oi_b)
@@ -759,7 +769,7 @@ class Exchange:
         for position in payers + receivers:
             market.expose(position, -1)
         for position in payers:
-            paid = min(ppm_of_up(position.notional, rate), position.margin)
+            paid = min(funding_payment(position.notional, rate), position.margin)
             journal.move(position_account(position.id), vault, paid)
             position.margin -= paid
             collected += paid
@@ -773,7 +783,14 @@ class Exchange:
         self._commit(
             "funding",
             journal,
-            {"market": market.id, "rate_ppm": rate, "payer_side": payer_side, "amount": collected},
+            {
+                "market": market.id,
+                "rate_ppm": rate_ppm_floor(rate),
+                "rate_num": rate.numerator,
+                "rate_den": rate.denominator,
+                "payer_side": payer_side,
+                "amount": collected,
+            },
         )
         self._liquidate(market)
         return collected
@@ -901,8 +918,3 @@ def _shortfall(market: Market, outcome: str, vault: int, fund: int) -> dict[str,
         "fund_draw": draw,
         "uncovered": shortfall - draw,
     }
-
-
-def price_fraction(market: Market, side: str) -> Fraction:
-    """Exact spot price of a side (for reporting; decisions use integer cross-multiplication)."""
-    return Fraction(market.oi(side), market.oi("A") + market.oi("B"))

@@ -47,6 +47,13 @@ nightly: $(STAMP_DEV)
 		tests/unit/engine/test_exchange_machine.py tests/unit/engine/test_amm_properties.py \
 		tests/unit/engine/test_rounding.py
 
+## mutate: mutation testing of prophex/engine and prophex/money.py (mutmut; docs/mutation.md).
+## MUTANTS="prophex.engine.amm* prophex.money*" limits the run to some modules.
+mutate: $(STAMP_DEV)
+	rm -rf mutants
+	PROPHEX_MUTATION=1 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut results
+
 ## bench: measured figures (docs/performance.md explains them)
 bench: $(STAMP_DEV)
 	$(BIN)/prophex bench core --json

@@ -15,6 +15,7 @@ restarts from the database.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from fractions import Fraction
@@ -490,6 +491,10 @@ ENGINE_BUDGET = settings(
     stateful_step_count=max(50, settings.default.stateful_step_count),
     deadline=None,
 )
+if os.environ.get("PROPHEX_MUTATION") == "1":  # `make mutate`: small, derandomized, repeatable
+    ENGINE_BUDGET = settings(
+        ENGINE_BUDGET, max_examples=120, stateful_step_count=40, derandomize=True, database=None
+    )
 TestExchangeMachine = ExchangeMachine.TestCase
 TestExchangeMachine.settings = ENGINE_BUDGET
 
@@ -543,5 +548,5 @@ class SqliteExchangeMachine(ExchangeMachine):
 
 TestSqliteExchangeMachine = SqliteExchangeMachine.TestCase
 TestSqliteExchangeMachine.settings = settings(
-    settings.default, max_examples=max(12, settings.default.max_examples // 5), deadline=None
+    ENGINE_BUDGET, max_examples=max(12, settings.default.max_examples // 5)
 )

@@ -51,7 +51,7 @@ nightly: $(STAMP_DEV)
 ## MUTANTS="prophex.engine.amm* prophex.money*" limits the run to some modules.
 mutate: $(STAMP_DEV)
 	rm -rf mutants
-	PROPHEX_MUTATION=1 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut results
 
 ## bench: measured figures (docs/performance.md explains them)

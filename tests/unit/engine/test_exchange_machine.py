@@ -491,10 +491,8 @@ ENGINE_BUDGET = settings(
     stateful_step_count=max(50, settings.default.stateful_step_count),
     deadline=None,
 )
-if os.environ.get("PROPHEX_MUTATION") == "1":  # `make mutate`: small, derandomized, repeatable
-    ENGINE_BUDGET = settings(
-        ENGINE_BUDGET, max_examples=120, stateful_step_count=40, derandomize=True, database=None
-    )
+if os.environ.get("HYPOTHESIS_PROFILE") == "mutation":  # `make mutate`: no floor
+    ENGINE_BUDGET = settings(settings.default, max_examples=150)
 TestExchangeMachine = ExchangeMachine.TestCase
 TestExchangeMachine.settings = ENGINE_BUDGET
 

@@ -20,7 +20,8 @@ one or two ulps (about 2.2e-16 relative), so the bound ``1e-13 * (N + |term|)`` 
 hundred times wider than the worst case. When the float cannot decide, the value is recomputed
 with Decimal arithmetic, starting at 50 significant digits and doubling the precision until the
 value is provably clear of a whole number (``ln`` of a rational other than 1 is irrational, so
-this ends). The integer result is therefore exact, and the same on every platform.
+this ends; a cap of 1,600 digits turns the impossible case into an error rather than a hang).
+The integer result is therefore exact, and the same on every platform.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 _GUARD_RELATIVE = 1e-13
 _GUARD_ABSOLUTE = 1e-6
 _START_PRECISION = 50
+_MAX_PRECISION = 1_600
+"""Digits at which the refinement gives up. Never reached on the domain Params allows (50
+suffice by a wide margin); it turns an impossible case into an error instead of a hang."""
 
 
 def _float_decides(value: float, notional: int, term: float) -> bool:
@@ -55,6 +59,8 @@ def _exact(other: int, notional: int, num: int, den: int, rounding: str) -> int:
         if abs(ctx.subtract(value, nearest)) > error:
             return int(value.to_integral_value(rounding=rounding))
         precision *= 2
+        if precision > _MAX_PRECISION:
+            raise ArithmeticError(f"curve value within 1e-{_MAX_PRECISION} of a whole number")
 
 
 def open_cost(oi_side: int, oi_other: int, notional: int) -> int:

@@ -8,11 +8,10 @@ Controllers (``prophex.engine.controllers``) compute a *plan* without touching s
 
 from __future__ import annotations
 
-from typing import Any
-
 from prophex.engine.caps import CapHeadroom, effective_caps
 from prophex.engine.domain import PositionStatus
 from prophex.engine.events import INSURANCE_FUND, Journal, Receipt, Transaction
+from prophex.engine.journal import Event, encode, kind_of
 from prophex.engine.liquidation import HeapEntry
 from prophex.engine.state import Market, Position, State
 from prophex.errors import InsufficientBalance, NotFound
@@ -31,11 +30,14 @@ class Core:
 
     # ------------------------------------------------------------------ transactions
 
-    def commit(self, kind: str, journal: Journal, data: dict[str, Any]) -> Transaction:
-        """Append one balanced transaction to the receipt being built and apply its postings."""
+    def commit(self, event: Event, journal: Journal) -> Transaction:
+        """Append one balanced transaction to the receipt being built and apply its postings.
+        The transaction's ``data`` is the event in its canonical journal form."""
         state = self.state
         state.txn_seq += 1
-        txn = Transaction(seq=state.txn_seq, kind=kind, postings=journal.postings, data=data)
+        txn = Transaction(
+            seq=state.txn_seq, kind=kind_of(event), postings=journal.postings, data=encode(event)
+        )
         state.apply_postings(journal.postings)
         assert self.receipt is not None
         self.receipt.transactions.append(txn)

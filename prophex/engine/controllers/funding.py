@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from prophex.engine import journal as ev
 from prophex.engine.controllers.liquidation import liquidate
 from prophex.engine.core import Core
 from prophex.engine.events import Journal, position_account, vault_account
@@ -60,16 +61,15 @@ def fund_market(core: Core, market: Market) -> int:
     for position in payers + receivers:
         core.reindex(market, position)
     core.commit(
-        "funding",
+        ev.FundingPaid(
+            market=market.id,
+            rate_ppm=rate_ppm_floor(rate),
+            rate_num=rate.numerator,
+            rate_den=rate.denominator,
+            payer_side=plan.payer_side,
+            amount=plan.collected,
+        ),
         plan.journal,
-        {
-            "market": market.id,
-            "rate_ppm": rate_ppm_floor(rate),
-            "rate_num": rate.numerator,
-            "rate_den": rate.denominator,
-            "payer_side": plan.payer_side,
-            "amount": plan.collected,
-        },
     )
     liquidate(core, market)
     return plan.collected

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prophex.engine import amm
+from prophex.engine import journal as ev
 from prophex.engine.core import Core
 from prophex.engine.domain import OTHER, SIDES, PositionStatus
 from prophex.engine.events import INSURANCE_FUND, Journal, position_account, vault_account
@@ -88,23 +89,22 @@ def apply_liquidation(
     market.bad_debt += plan.bad_debt
     core.retire(position, PositionStatus.LIQUIDATED)
     core.commit(
-        "liquidation",
+        ev.Liquidated(
+            account=position.account,
+            market=market.id,
+            side=position.side,
+            position=position.id,
+            notional=plan.notional,
+            cost_basis=position.cost_basis,
+            seized_margin=plan.seized,
+            mark_num=oi_side,
+            mark_den=oi_side + oi_other,
+            exit_proceeds=plan.proceeds,
+            penalty_to_fund=plan.penalty_to_fund,
+            to_vault=plan.to_vault,
+            bad_debt=plan.bad_debt,
+            oi_a=market.oi("A"),
+            oi_b=market.oi("B"),
+        ),
         plan.journal,
-        {
-            "account": position.account,
-            "market": market.id,
-            "side": position.side,
-            "position": position.id,
-            "notional": plan.notional,
-            "cost_basis": position.cost_basis,
-            "seized_margin": plan.seized,
-            "mark_num": oi_side,
-            "mark_den": oi_side + oi_other,
-            "exit_proceeds": plan.proceeds,
-            "penalty_to_fund": plan.penalty_to_fund,
-            "to_vault": plan.to_vault,
-            "bad_debt": plan.bad_debt,
-            "oi_a": market.oi("A"),
-            "oi_b": market.oi("B"),
-        },
     )

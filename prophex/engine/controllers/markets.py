@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prophex.engine import journal as ev
 from prophex.engine.commands import MARKET_TAGS, CreateMarket, Halt, Resume
 from prophex.engine.core import Core
 from prophex.engine.domain import MarketStatus
@@ -38,7 +39,7 @@ def create_market(core: Core, c: CreateMarket) -> dict[str, Any]:
     state.markets[c.market] = market
     state.open_in_market[c.market] = set()
     state.dirty_markets.add(c.market)
-    core.commit("create_market", Journal(), {"market": market.to_row()})
+    core.commit(ev.MarketCreated(market.to_row()), Journal())
     return {"market": c.market}
 
 
@@ -49,7 +50,8 @@ def _transition(
     require_status(market_id, market.status, TRANSITIONS[action], action)
     market.status = new_status.value
     core.state.dirty_markets.add(market_id)
-    core.commit(action, Journal(), {"market": market_id, "status": new_status.value})
+    event_type = ev.MarketHalted if action == "halt" else ev.MarketResumed
+    core.commit(event_type(market_id, new_status.value), Journal())
     return {"market": market_id, "status": new_status.value}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prophex.engine import journal as ev
 from prophex.engine.commands import Resolve, Void
 from prophex.engine.core import Core
 from prophex.engine.domain import OTHER, MarketStatus, PositionStatus
@@ -61,19 +62,18 @@ def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
     core.state.dirty_markets.add(market.id)
     totals = plan.totals
     core.commit(
-        "void" if outcome is None else "resolve",
+        ev.Settled(
+            market=market.id,
+            outcome=outcome,
+            owed_to_winners=totals.owed_to_winners,
+            vault_before_draw=totals.vault_after_losers,
+            fund_draw=totals.fund_draw,
+            haircut_total=totals.uncovered,
+            bad_debt=plan.bad_debt,
+            surplus_to_fund=plan.surplus_to_fund,
+            settlements={str(s.position_id): s.record() for s in plan.settlements},
+        ),
         plan.journal,
-        {
-            "market": market.id,
-            "outcome": outcome,
-            "owed_to_winners": totals.owed_to_winners,
-            "vault_before_draw": totals.vault_after_losers,
-            "fund_draw": totals.fund_draw,
-            "haircut_total": totals.uncovered,
-            "bad_debt": plan.bad_debt,
-            "surplus_to_fund": plan.surplus_to_fund,
-            "settlements": {str(s.position_id): s.record() for s in plan.settlements},
-        },
     )
     return {
         "market": market.id,

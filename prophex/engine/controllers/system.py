@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prophex.engine import journal as ev
 from prophex.engine.commands import AdvanceClock, Genesis, SetParams
 from prophex.engine.controllers.funding import fund_market
 from prophex.engine.core import Core
@@ -23,7 +24,7 @@ def genesis(core: Core, c: Genesis) -> dict[str, Any]:
     state.params, state.rules = params, params.rules()
     journal = Journal()
     journal.move(EXTERNAL, INSURANCE_FUND, state.rules.if_seed)
-    core.commit("genesis", journal, {"params": params.model_dump(mode="json")})
+    core.commit(ev.Genesis(params.model_dump(mode="json")), journal)
     return {"insurance_fund": state.rules.if_seed}
 
 
@@ -36,7 +37,7 @@ def set_params(core: Core, c: SetParams) -> dict[str, Any]:
     else:
         params = core.state.params.with_overrides(overrides)
     core.state.params, core.state.rules = params, params.rules()
-    core.commit("set_params", Journal(), {"params": params.model_dump(mode="json")})
+    core.commit(ev.ParamsSet(params.model_dump(mode="json")), Journal())
     return {"params": params.model_dump(mode="json")}
 
 
@@ -60,5 +61,5 @@ def advance_clock(core: Core, c: AdvanceClock) -> dict[str, Any]:
             if market.funding and market.status == "open":
                 payments += fund_market(core, market)
     state.time = end
-    core.commit("clock", Journal(), {"from": start, "to": end})
+    core.commit(ev.ClockAdvanced(start, end), Journal())
     return {"time": end, "funding_payments": payments}

@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from prophex.engine import amm
+from prophex.engine import journal as ev
 from prophex.engine.caps import CapHeadroom
 from prophex.engine.commands import AddMargin, Close, Open
 from prophex.engine.controllers.liquidation import liquidate
@@ -149,20 +150,19 @@ def open_position(core: Core, c: Open) -> dict[str, Any]:
     core.grow_exposure(market, position, notional)
     market.volume += notional
     core.commit(
-        "open",
+        ev.Opened(
+            account=c.account,
+            market=market.id,
+            side=plan.side,
+            position=position.id,
+            notional=notional,
+            cost=plan.cost,
+            margin=c.margin,
+            fee=plan.fee,
+            oi_a=market.oi("A"),
+            oi_b=market.oi("B"),
+        ),
         journal,
-        {
-            "account": c.account,
-            "market": market.id,
-            "side": plan.side,
-            "position": position.id,
-            "notional": notional,
-            "cost": plan.cost,
-            "margin": c.margin,
-            "fee": plan.fee,
-            "oi_a": market.oi("A"),
-            "oi_b": market.oi("B"),
-        },
     )
     liquidate(core, market, (OTHER[plan.side],))
     return {
@@ -189,11 +189,7 @@ def add_margin(core: Core, c: AddMargin) -> dict[str, Any]:
     position.margin += c.amount
     market.expose(position, 1)
     core.reindex(market, position)
-    core.commit(
-        "add_margin",
-        journal,
-        {"account": c.account, "position": position.id, "amount": c.amount},
-    )
+    core.commit(ev.MarginAdded(c.account, position.id, c.amount), journal)
     return {"position_id": position.id, "margin": position.margin}
 
 
@@ -320,24 +316,23 @@ def close_position(core: Core, c: Close) -> dict[str, Any]:
     _apply_close(core, plan)
     position, market = plan.position, plan.market
     core.commit(
-        "close",
+        ev.Closed(
+            account=c.account,
+            market=market.id,
+            side=position.side,
+            position=position.id,
+            notional=plan.closing,
+            proceeds=plan.proceeds,
+            cost=plan.cost_part,
+            pnl=plan.realized,
+            fee=plan.fee,
+            fund_draw=plan.fund_draw,
+            haircut=plan.haircut,
+            bad_debt=plan.bad_debt,
+            oi_a=market.oi("A"),
+            oi_b=market.oi("B"),
+        ),
         plan.journal,
-        {
-            "account": c.account,
-            "market": market.id,
-            "side": position.side,
-            "position": position.id,
-            "notional": plan.closing,
-            "proceeds": plan.proceeds,
-            "cost": plan.cost_part,
-            "pnl": plan.realized,
-            "fee": plan.fee,
-            "fund_draw": plan.fund_draw,
-            "haircut": plan.haircut,
-            "bad_debt": plan.bad_debt,
-            "oi_a": market.oi("A"),
-            "oi_b": market.oi("B"),
-        },
     )
     liquidate(core, market, (position.side,))
     return {

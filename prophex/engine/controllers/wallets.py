@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prophex.engine import journal as ev
 from prophex.engine.commands import Deposit, Withdraw
 from prophex.engine.core import Core
 from prophex.engine.events import EXTERNAL, Journal, wallet_account
@@ -14,7 +15,7 @@ def deposit(core: Core, c: Deposit) -> dict[str, Any]:
     check_amount(c.amount)
     journal = Journal()
     journal.move(EXTERNAL, wallet_account(c.account), c.amount)
-    core.commit("deposit", journal, {"account": c.account, "amount": c.amount})
+    core.commit(ev.Deposited(c.account, c.amount), journal)
     return {"balance": core.state.balance(wallet_account(c.account))}
 
 
@@ -24,5 +25,5 @@ def withdraw(core: Core, c: Withdraw) -> dict[str, Any]:
     core.require_funds(wallet, c.amount, "withdraw")
     journal = Journal()
     journal.move(wallet, EXTERNAL, c.amount)
-    core.commit("withdraw", journal, {"account": c.account, "amount": c.amount})
+    core.commit(ev.Withdrawn(c.account, c.amount), journal)
     return {"balance": core.state.balance(wallet)}

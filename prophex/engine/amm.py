@@ -43,18 +43,23 @@ def _float_decides(value: float, notional: int, term: float) -> bool:
     return abs(value - round(value)) > guard
 
 
-def _exact(other: int, notional: int, num: int, den: int, rounding: str) -> int:
-    """``notional - other * ln(num / den)`` rounded in direction ``rounding``, exactly."""
+def _exact(
+    other: int, notional: int, num: int, den: int, rounding: str, precision: int = _START_PRECISION
+) -> int:
+    """``notional - other * ln(num / den)`` rounded in direction ``rounding``, exactly,
+    refining from ``precision`` significant digits."""
     if other == 0 or num == den:
         return notional
-    precision = _START_PRECISION
     while True:
         ctx = Context(prec=precision)
         term = ctx.multiply(Decimal(other), ctx.ln(ctx.divide(Decimal(num), Decimal(den))))
         value = ctx.subtract(Decimal(notional), term)
-        # every step above errs by well under 10 units in the last place of the largest term
-        scale = max(abs(term), Decimal(notional), Decimal(1))
-        error = Decimal(10) ** (scale.adjusted() - precision + 2)
+        # The ratio carries an absolute error of one unit in its last place (~10^(1-p), the
+        # ratio being >= 1), which ln passes on unchanged (ln' <= 1) and ``other`` multiplies;
+        # the ln, product and difference add a few more units in the last place of their
+        # results. All of it is below 10^(3-p) times the sum of the magnitudes.
+        magnitude = Decimal(other) + abs(term) + Decimal(notional)
+        error = Decimal(10) ** (magnitude.adjusted() + 3 - precision)
         nearest = value.to_integral_value()
         if abs(ctx.subtract(value, nearest)) > error:
             return int(value.to_integral_value(rounding=rounding))

@@ -21,7 +21,7 @@ def funding_rate(real_a: int, real_b: int, rules: Rules) -> Fraction:
     if real_a == 0 or real_b == 0 or real_a == real_b:
         return _ZERO
     skew_rate = Fraction(rules.funding_k_ppm * abs(real_a - real_b), PPM * (real_a + real_b))
-    return min(skew_rate, Fraction(rules.funding_max_rate_ppm, PPM), Fraction(1))
+    return min(skew_rate, Fraction(rules.funding_max_rate_ppm, PPM))
 
 
 def funding_payment(notional: int, rate: Fraction) -> int:
@@ -35,6 +35,7 @@ def rate_ppm_floor(rate: Fraction) -> int:
 
 
 def paying_side(real_a: int, real_b: int) -> str:
+    """The side with more real OI (only asked when the two differ: equal OI pays nothing)."""
     return "A" if real_a > real_b else "B"
 
 

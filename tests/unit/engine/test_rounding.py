@@ -6,7 +6,7 @@ remainder, so floor and ceiling differ by one micro-dollar.
 
 from __future__ import annotations
 
-from decimal import Context, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from fractions import Fraction
 
 import pytest
@@ -18,7 +18,7 @@ from prophex.engine.caps import scale_cap
 from prophex.engine.commands import AdvanceClock, Close, CreateMarket, Deposit, Open
 from prophex.engine.exchange import Exchange
 from prophex.engine.fees import fee_split, penalty_split, trading_fee
-from prophex.engine.funding import funding_payment, funding_rate
+from prophex.engine.funding import funding_payment, funding_rate, paying_side
 from prophex.engine.liquidation import is_liquidatable
 from prophex.engine.positions import (
     liquidation_price,
@@ -273,3 +273,39 @@ def test_amm_degenerate_terms_are_exact() -> None:
     assert amm.close_proceeds(5_000_000, 0, 1_234_567) == 1_234_567
     assert amm.open_cost(5_000_000, 7_000_000, 0) == 0
     assert amm.close_proceeds(5_000_000, 7_000_000, 0) == 0
+
+
+@pytest.mark.parametrize("start", [2, 4, 7, 13])
+def test_amm_exact_path_refines_until_it_can_decide(start: int) -> None:
+    """Started at a few digits, the Decimal path must double its precision until the value is
+    provably clear of a whole number, and land on the same ceiling and floor."""
+    side, other, n = 53_250_473, 912_723_251_198_105, 56_224_928_405
+    total = side + other
+    assert amm._exact(other, n, total + n, total, ROUND_CEILING, start) == 1_734_974
+    assert amm._exact(other, n, total + n, total, ROUND_FLOOR, start) == 1_734_973
+    # closing the same n right after: S = total + n before the close
+    exact = exact_close(side + n, other, n)
+    floor = amm._exact(other, n, total + n, total, ROUND_FLOOR, start)
+    assert floor == int(exact) == amm.close_proceeds(side + n, other, n)
+
+
+def test_liquidation_price_exists_only_above_a_zero_numerator() -> None:
+    assert liquidation_price(100, 100, 500) is None  # margin covers the whole premium
+    assert liquidation_price(99, 100, 500) is None
+    assert liquidation_price(101, 100, 500) == (1, 500)
+
+
+def test_funding_rate_is_the_documented_minimum() -> None:
+    rules = profile("launch", funding_k="1", funding_max_rate="1").rules()
+    assert funding_rate(3, 1, rules) == Fraction(1, 2)  # k x skew, under the cap
+    assert paying_side(3, 1) == "A" and paying_side(1, 3) == "B"
+
+
+@given(thin, huge, size, st.integers(min_value=2, max_value=20))
+def test_amm_exact_path_error_bound_is_sound(side: int, other: int, n: int, start: int) -> None:
+    """At any starting precision the refinement stops only when its error bound proves the
+    rounding: a bound too tight would stop early on the wrong side of a whole number."""
+    total = side + other
+    cost = amm._exact(other, n, total + n, total, ROUND_CEILING, start)
+    exact = exact_open(side, other, n)
+    assert cost - 1 < exact <= cost

@@ -6,7 +6,7 @@ STAMP_RUNTIME := $(VENV)/.installed-runtime
 STAMP_DEV     := $(VENV)/.installed-dev
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: demo test lint bench serve clean dashboard chromium screenshots
+.PHONY: demo test lint bench serve clean dashboard chromium screenshots nightly mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,20 @@ test: lint chromium
 	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration/api/test_api_schemathesis.py
 	# schemathesis expands one test per API operation only without xdist: run it on its own
 	$(BIN)/pytest tests/integration/api/test_api_schemathesis.py
+
+## nightly: the engine's property and stateful tests at the nightly Hypothesis budget
+## (2,000 examples x 200 steps for the stateful machines; tests/conftest.py)
+nightly: $(STAMP_DEV)
+	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -p no:randomly -n 0 \
+		tests/unit/engine/test_exchange_machine.py tests/unit/engine/test_amm_properties.py \
+		tests/unit/engine/test_rounding.py
+
+## mutate: mutation testing of prophex/engine and prophex/money.py (mutmut; docs/mutation.md).
+## MUTANTS="prophex.engine.amm* prophex.money*" limits the run to some modules.
+mutate: $(STAMP_DEV)
+	rm -rf mutants
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut results
 
 ## bench: measured figures (docs/performance.md explains them)
 bench: $(STAMP_DEV)

@@ -27,8 +27,8 @@ from prophex.engine.commands import (
     SetParams,
     Side,
 )
+from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, TREASURY, Receipt, vault_account
-from prophex.engine.exchange import OTHER
 from prophex.engine.positions import liquidation_price
 from prophex.errors import ProphexError
 from prophex.money import MICRO, format_price, format_usd

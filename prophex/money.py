@@ -28,24 +28,73 @@ it keeps every product of two amounts far inside what the databases' BIGINT and 
 hold."""
 
 
-def div_up(numerator: int, denominator: int) -> int:
-    """Ceiling division for non-negative denominators (``-(-a // b)``)."""
-    return -(-numerator // denominator)
+def mul_div_floor(amount: int, numerator: int, denominator: int) -> int:
+    """``amount * numerator / denominator`` rounded down (toward minus infinity).
+
+    For what the protocol hands out or values: proceeds shares, released margin, the fund's
+    share of a fee, a valuation at mark, a scaled cap. ``denominator`` must be positive.
+    """
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    return (amount * numerator) // denominator
 
 
-def div_down(numerator: int, denominator: int) -> int:
-    """Floor division, named for symmetry with :func:`div_up`."""
-    return numerator // denominator
+def mul_div_ceil(amount: int, numerator: int, denominator: int) -> int:
+    """``amount * numerator / denominator`` rounded up (toward plus infinity).
+
+    For what the trader pays: fees, funding, the cost basis leaving with a partial close.
+    ``denominator`` must be positive.
+    """
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    return -((-amount * numerator) // denominator)
+
+
+def fraction_of_floor(amount: int, ratio: Fraction) -> int:
+    """``amount * ratio`` rounded down, for an exact rational ``ratio``."""
+    return mul_div_floor(amount, ratio.numerator, ratio.denominator)
+
+
+def fraction_of_ceil(amount: int, ratio: Fraction) -> int:
+    """``amount * ratio`` rounded up, for an exact rational ``ratio``."""
+    return mul_div_ceil(amount, ratio.numerator, ratio.denominator)
 
 
 def ppm_of_up(amount: int, rate_ppm: int) -> int:
     """``amount * rate`` rounded up: for what a trader pays (fees, funding)."""
-    return div_up(amount * rate_ppm, PPM)
+    return mul_div_ceil(amount, rate_ppm, PPM)
 
 
 def ppm_of_down(amount: int, rate_ppm: int) -> int:
     """``amount * rate`` rounded down: for shares the protocol hands out."""
-    return (amount * rate_ppm) // PPM
+    return mul_div_floor(amount, rate_ppm, PPM)
+
+
+def centi_of_down(amount: int, hundredths: int) -> int:
+    """``amount * hundredths / 100`` rounded down: notional from margin and leverage."""
+    return mul_div_floor(amount, hundredths, 100)
+
+
+def allocate_pro_rata(total: int, weights: list[tuple[int, int]]) -> dict[int, int]:
+    """Split ``total`` over ``(key, weight)`` pairs pro rata, summing to ``total`` exactly.
+
+    Largest-remainder method: floor shares first, then one micro-dollar each to the largest
+    remainders (ties by key). Haircuts must add up to the uncovered amount to the micro-dollar,
+    so plain rounding up or down would not do.
+    """
+    weight_sum = sum(w for _, w in weights)
+    if total <= 0 or weight_sum <= 0:
+        return {key: 0 for key, _ in weights}
+    shares: dict[int, int] = {}
+    remainders: list[tuple[int, int]] = []
+    for key, weight in weights:
+        share, remainder = divmod(total * weight, weight_sum)
+        shares[key] = share
+        remainders.append((-remainder, key))
+    leftover = total - sum(shares.values())
+    for _, key in sorted(remainders)[:leftover]:
+        shares[key] += 1
+    return shares
 
 
 def parse_usd(text: str | int | Decimal, *, field: str = "amount", allow_zero: bool = False) -> int:
@@ -118,3 +167,19 @@ def format_price(numerator: int, denominator: int, places: int = 6) -> str:
     rounded = round(scaled)
     whole, frac = divmod(rounded, 10**places)
     return f"{whole}.{frac:0{places}d}"
+
+
+def format_prices_apart(value: Fraction, bound: Fraction, places: int = 6) -> tuple[str, str]:
+    """Render ``value`` and ``bound`` with the fewest decimals (at least ``places``) at which the
+    two renderings differ, so "0.5214981 is above the bound 0.521498" never reads as "0.521498
+    is above 0.521498". Rounding half-even is monotone, so the rendered order is the true one.
+    Equal inputs render at ``places`` decimals."""
+    if value == bound:
+        text = format_price(value.numerator, value.denominator, places)
+        return text, text
+    while True:
+        left = format_price(value.numerator, value.denominator, places)
+        right = format_price(bound.numerator, bound.denominator, places)
+        if left != right:
+            return left, right
+        places += 1

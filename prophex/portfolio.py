@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prophex.engine.exchange import OTHER
+from prophex.engine.domain import OTHER
 from prophex.engine.state import Market, State
 from prophex.margin import book_from_positions, compute_margin, params_for
 from prophex.money import MICRO

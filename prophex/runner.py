@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from prophex.chain.sequencer import Sequencer
 from prophex.engine.commands import Command, parse_user_command
+from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, TREASURY, vault_account
-from prophex.engine.exchange import OTHER
-from prophex.engine.positions import liquidation_price
+from prophex.engine.positions import liquidation_price, unrealized_pnl
 from prophex.engine.state import State, digest
 from prophex.errors import InvalidCommand, ProphexError
 from prophex.ledger import schema
@@ -180,7 +180,7 @@ def position_view(state: State, position_id: int) -> dict[str, Any]:
         "margin": position.margin,
         "entry_price": format_price(position.cost_basis, position.notional),
         "liquidation_price": None if liq is None else format_price(*liq),
-        "unrealized_pnl": position.notional * oi_side // (oi_side + oi_other) - position.cost_basis,
+        "unrealized_pnl": unrealized_pnl(position.notional, position.cost_basis, oi_side, oi_other),
         "status": position.status,
     }
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy import create_engine, text
 
 settings.register_profile(
@@ -25,6 +25,18 @@ settings.register_profile(
 )
 settings.register_profile(
     "nightly", max_examples=2_000, stateful_step_count=200, deadline=None, print_blob=True
+)
+# `make mutate` (docs/mutation.md): few examples, no shrinking (a killed mutant needs one
+# failing example, not a minimal one), repeatable.
+settings.register_profile(
+    "mutation",
+    max_examples=30,
+    stateful_step_count=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -13,15 +13,14 @@ from fractions import Fraction
 from typing import Any
 
 from prophex.api import schemas as s
-from prophex.engine.caps import scale_cap
+from prophex.engine.caps import effective_caps
+from prophex.engine.domain import OTHER as OTHER
 from prophex.engine.events import INSURANCE_FUND, wallet_account
 from prophex.engine.exchange import Exchange
-from prophex.engine.positions import liquidation_price, value_at_mark
+from prophex.engine.positions import liquidation_price, unrealized_pnl, value_at_mark
+from prophex.engine.settlement import SETTLEMENT_PRICE_A
 from prophex.engine.state import Market, Position, State
 from prophex.money import format_price, format_usd
-
-OTHER = {"A": "B", "B": "A"}
-SETTLEMENT_PRICE_A = {"A": (1, 1), "B": (0, 1), "UNKNOWN": (1, 2)}
 
 
 def price(num: int, den: int) -> str:
@@ -56,9 +55,7 @@ def market_view(exchange: Exchange, market: Market) -> s.MarketView:
     state = exchange.state
     rules = state.rules
     fund = state.balance(INSURANCE_FUND)
-    wallet_base = market.wallet_cap if market.wallet_cap is not None else rules.wallet_cap
-    market_base = market.market_oi_cap if market.market_oi_cap is not None else rules.market_oi_cap
-    market_cap = scale_cap(market_base, fund, rules)
+    wallet_cap, market_cap = effective_caps(market, rules, fund)
     used = market.real_oi_a + market.real_oi_b
     price_a, price_b = _spot(market.oi("A"), market.oi("B"))
     settle = SETTLEMENT_PRICE_A.get(market.outcome or "") if market.status == "resolved" else None
@@ -80,13 +77,13 @@ def market_view(exchange: Exchange, market: Market) -> s.MarketView:
         volume=format_usd(market.volume),
         bad_debt=format_usd(market.bad_debt),
         caps=s.CapsView(
-            wallet_cap=format_usd(scale_cap(wallet_base, fund, rules)),
+            wallet_cap=format_usd(wallet_cap),
             market_cap=format_usd(market_cap),
             market_used=format_usd(used),
             market_headroom=format_usd(max(0, market_cap - used)),
         ),
         created_at=market.created_at,
-        settlement_price_a=None if settle is None else price(*settle),
+        settlement_price_a=None if settle is None else price(settle.numerator, settle.denominator),
     )
 
 
@@ -104,6 +101,9 @@ def position_view(state: State, position: Position) -> s.PositionView:
     oi_side, oi_other = market.oi(position.side), market.oi(OTHER[position.side])
     is_open = position.status == "open"
     value = value_at_mark(position.notional, oi_side, oi_other) if is_open else 0
+    pnl = (
+        unrealized_pnl(position.notional, position.cost_basis, oi_side, oi_other) if is_open else 0
+    )
     liq = liquidation_price(position.cost_basis, position.margin, position.notional)
     return s.PositionView(
         id=position.id,
@@ -117,7 +117,7 @@ def position_view(state: State, position: Position) -> s.PositionView:
         effective_leverage=ratio(position.notional, position.margin) if is_open else None,
         mark_price=price(oi_side, oi_side + oi_other),
         value=format_usd(value),
-        unrealized_pnl=format_usd(value - position.cost_basis if is_open else 0),
+        unrealized_pnl=format_usd(pnl),
         liquidation_price=None if liq is None or not is_open else price(*liq),
         realized_pnl=format_usd(position.realized_pnl),
         haircut=format_usd(position.haircut),

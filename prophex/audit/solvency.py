@@ -31,14 +31,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from prophex.engine import amm
-from prophex.engine.events import INSURANCE_FUND, position_account, vault_account
-from prophex.engine.settlement import settlement_value
+from prophex.engine.domain import OTHER
+from prophex.engine.events import INSURANCE_FUND, vault_account
+from prophex.engine.settlement import plan_settlement
 from prophex.engine.state import Market, State
 from prophex.errors import ProphexError
 from prophex.ledger.store import Store, database_url, open_read_only
 from prophex.money import MAX_AMOUNT, format_price, format_usd
 
-OTHER = {"A": "B", "B": "A"}
 QUANTILE = 0.99
 MANY_WALLETS = (10, 100, 1_000)
 """Wallet counts for the per-wallet cap when that many wallets each take the cap at once."""
@@ -67,18 +67,14 @@ class Book:
 
 
 def market_book(state: State, market_id: str) -> Book:
-    """Aggregate a market's open positions the way :meth:`Exchange._settle` settles them."""
+    """Aggregate a market's open positions with the engine's own :func:`plan_settlement`."""
+    positions = [state.positions[i] for i in sorted(state.open_in_market.get(market_id, ()))]
     owed = {"A": 0, "B": 0}
     pays = {"A": 0, "B": 0}
-    for position_id in sorted(state.open_in_market.get(market_id, ())):
-        position = state.positions[position_id]
-        margin = state.balance(position_account(position.id))
-        for outcome in ("A", "B"):
-            pnl = settlement_value(position.notional, position.side, outcome) - position.cost_basis
-            if pnl >= 0:
-                owed[outcome] += pnl
-            else:
-                pays[outcome] += min(-pnl, margin)
+    for outcome in ("A", "B"):
+        totals = plan_settlement(positions, market_id, outcome, 0, 0).totals
+        owed[outcome] = totals.owed_to_winners
+        pays[outcome] = totals.vault_after_losers
     return Book(market_id, state.balance(vault_account(market_id)), owed, pays)
 
 
@@ -86,23 +82,15 @@ def predict_resolution(state: State, market_id: str, outcome: str) -> dict[str, 
     """Exactly what resolving ``market_id`` as ``outcome`` now would do to vault and fund."""
     if outcome not in ("A", "B", "UNKNOWN"):
         raise SolvencyError(f"outcome must be A, B or UNKNOWN, got {outcome!r}", field="outcome")
-    owed = pays = 0
-    for position_id in sorted(state.open_in_market.get(market_id, ())):
-        position = state.positions[position_id]
-        pnl = settlement_value(position.notional, position.side, outcome) - position.cost_basis
-        if pnl >= 0:
-            owed += pnl
-        else:
-            pays += min(-pnl, state.balance(position_account(position.id)))
-    vault = state.balance(vault_account(market_id)) + pays
-    shortfall = max(0, owed - vault)
-    fund_draw = min(shortfall, state.balance(INSURANCE_FUND))
+    positions = [state.positions[i] for i in sorted(state.open_in_market.get(market_id, ()))]
+    vault, fund = state.balance(vault_account(market_id)), state.balance(INSURANCE_FUND)
+    totals = plan_settlement(positions, market_id, outcome, vault, fund).totals
     return {
-        "owed_to_winners": owed,
-        "vault_before_draw": vault,
-        "shortfall": shortfall,
-        "fund_draw": fund_draw,
-        "uncovered": shortfall - fund_draw,
+        "owed_to_winners": totals.owed_to_winners,
+        "vault_before_draw": totals.vault_after_losers,
+        "shortfall": totals.shortfall,
+        "fund_draw": totals.fund_draw,
+        "uncovered": totals.uncovered,
     }
 
 

@@ -8,10 +8,14 @@ closes and liquidations reduce exposure and must never be blocked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prophex.errors import MarketOiCapExceeded, WalletCapExceeded
-from prophex.money import format_usd
+from prophex.money import format_usd, mul_div_floor
 from prophex.params import Rules
+
+if TYPE_CHECKING:
+    from prophex.engine.state import Market
 
 
 def scale_cap(base: int, insurance_fund: int, rules: Rules) -> int:
@@ -20,7 +24,7 @@ def scale_cap(base: int, insurance_fund: int, rules: Rules) -> int:
     if seed <= 0:
         return base
     fund = min(max(insurance_fund, seed), seed * rules.cap_max_multiplier)
-    return base * fund // seed
+    return mul_div_floor(base, fund, seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +66,16 @@ class CapHeadroom:
                 headroom=format_usd(self.market_headroom),
                 requested=format_usd(notional),
             )
+
+
+def base_caps(market: Market, rules: Rules) -> tuple[int, int]:
+    """(wallet cap, market OI cap) before scaling: the market's own cap, or else the rule's."""
+    wallet = rules.wallet_cap if market.wallet_cap is None else market.wallet_cap
+    oi = rules.market_oi_cap if market.market_oi_cap is None else market.market_oi_cap
+    return wallet, oi
+
+
+def effective_caps(market: Market, rules: Rules, insurance_fund: int) -> tuple[int, int]:
+    """(wallet cap, market OI cap) in force now: :func:`base_caps` scaled by the fund."""
+    wallet, oi = base_caps(market, rules)
+    return scale_cap(wallet, insurance_fund, rules), scale_cap(oi, insurance_fund, rules)

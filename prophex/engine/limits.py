@@ -32,7 +32,7 @@ from prophex.engine.commands import AdvanceClock, Command, Deposit, Open
 from prophex.engine.events import EXTERNAL, wallet_account
 from prophex.engine.state import State
 from prophex.errors import AmountLimitExceeded
-from prophex.money import MAX_AMOUNT
+from prophex.money import MAX_AMOUNT, centi_of_down
 
 BIGINT_MAX = 2**63 - 1
 """The largest value a ``BIGINT`` (PostgreSQL) or ``INTEGER`` (SQLite) column holds."""
@@ -96,7 +96,7 @@ def check_command(state: State, command: Command) -> None:
         order: Open = command  # type: ignore[assignment]
         leverage = order.leverage_centi
         if _valid(order.margin) and 100 <= leverage <= state.rules.max_leverage_centi:
-            check_open(state, order.market, order.margin * leverage // 100)
+            check_open(state, order.market, centi_of_down(order.margin, leverage))
     elif kind is AdvanceClock:
         clock: AdvanceClock = command  # type: ignore[assignment]
         if isinstance(clock.seconds, int) and clock.seconds > 0:

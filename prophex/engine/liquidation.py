@@ -37,11 +37,6 @@ class HeapEntry:
         return self.position_id < other.position_id
 
 
-def liquidation_threshold(cost_basis: int, margin: int) -> int:
-    """Numerator of the liquidation price (over notional); <= 0 means it can never liquidate."""
-    return cost_basis - margin
-
-
 def is_liquidatable(
     cost_basis: int, margin: int, notional: int, oi_side: int, oi_other: int
 ) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from prophex.money import div_up
+from prophex.money import mul_div_ceil, mul_div_floor
 
 
 def value_at_mark(notional: int, oi_side: int, oi_other: int) -> int:
     """Value of N contracts at spot, rounded down (a valuation never flatters the trader)."""
-    return notional * oi_side // (oi_side + oi_other)
+    return mul_div_floor(notional, oi_side, oi_side + oi_other)
 
 
 def unrealized_pnl(notional: int, cost_basis: int, oi_side: int, oi_other: int) -> int:
@@ -31,4 +31,4 @@ def partial_shares(notional: int, cost_basis: int, margin: int, closing: int) ->
     """
     if closing == notional:
         return cost_basis, margin
-    return div_up(cost_basis * closing, notional), margin * closing // notional
+    return mul_div_ceil(cost_basis, closing, notional), mul_div_floor(margin, closing, notional)

@@ -189,6 +189,15 @@ def digest(state: State) -> str:
 
 def check_invariants(state: State) -> list[str]:
     """Return every violated invariant of DESIGN.md (empty when the state is sound)."""
+    return [
+        *_balance_problems(state),
+        *_position_problems(state),
+        *_open_interest_problems(state),
+        *_exposure_problems(state),
+    ]
+
+
+def _balance_problems(state: State) -> list[str]:
     problems: list[str] = []
     total = sum(state.balances.values())
     if total != 0:
@@ -196,8 +205,11 @@ def check_invariants(state: State) -> list[str]:
     for account, balance in state.balances.items():
         if balance < 0 and account != EXTERNAL:
             problems.append(f"{account} is negative: {balance}")
-    real: dict[tuple[str, str], int] = {}
-    per_wallet: dict[tuple[str, str], int] = {}
+    return problems
+
+
+def _position_problems(state: State) -> list[str]:
+    problems: list[str] = []
     for position in state.positions.values():
         account_balance = state.balance(position_account(position.id))
         if position.status != "open":
@@ -210,6 +222,16 @@ def check_invariants(state: State) -> list[str]:
             )
         if position.notional <= 0 or position.cost_basis < 0:
             problems.append(f"position {position.id} has notional {position.notional}")
+    return problems
+
+
+def _open_interest_problems(state: State) -> list[str]:
+    problems: list[str] = []
+    real: dict[tuple[str, str], int] = {}
+    per_wallet: dict[tuple[str, str], int] = {}
+    for position in state.positions.values():
+        if position.status != "open":
+            continue
         key = (position.market, position.side)
         real[key] = real.get(key, 0) + position.notional
         wkey = (position.account, position.market)
@@ -219,18 +241,23 @@ def check_invariants(state: State) -> list[str]:
             expected = real.get((market.id, side), 0)
             if stored != expected:
                 problems.append(f"{market.id} real OI {side} is {stored}, positions sum {expected}")
+    stored_wallets = {k: v for k, v in state.wallet_notional.items() if v}
+    if stored_wallets != per_wallet:
+        problems.append("per-wallet notional index disagrees with open positions")
+    return problems
+
+
+def _exposure_problems(state: State) -> list[str]:
     exposure: dict[tuple[str, str], list[int]] = {}
     for position in state.positions.values():
         if position.status == "open":
             entry = exposure.setdefault((position.market, position.side), [0, 0])
             entry[0] += position.notional - position.cost_basis
             entry[1] += min(position.margin, position.cost_basis)
-    for market in state.markets.values():
-        for side in ("A", "B"):
-            aggregate = exposure.get((market.id, side), [0, 0])
-            if [market.win_profit[side], market.collectible[side]] != aggregate:
-                problems.append(f"{market.id} exposure aggregates on {side} disagree")
-    stored_wallets = {k: v for k, v in state.wallet_notional.items() if v}
-    if stored_wallets != per_wallet:
-        problems.append("per-wallet notional index disagrees with open positions")
-    return problems
+    return [
+        f"{market.id} exposure aggregates on {side} disagree"
+        for market in state.markets.values()
+        for side in ("A", "B")
+        if [market.win_profit[side], market.collectible[side]]
+        != exposure.get((market.id, side), [0, 0])
+    ]

@@ -21,13 +21,13 @@ from fractions import Fraction
 from typing import Any
 
 from prophex.engine.commands import AddMargin, Close, Command
+from prophex.engine.domain import OTHER
 from prophex.engine.events import Receipt
 from prophex.engine.state import Position, State
 from prophex.errors import ProphexError
 from prophex.scenarios.population import PopulationFlow
 from prophex.scenarios.schema import Exit, TopUp
 
-OTHER = {"A": "B", "B": "A"}
 Snapshot = tuple[int, int, int]  # notional, cost basis, margin
 
 

@@ -133,7 +133,7 @@ def test_command_forms_and_refusals() -> None:
 
 
 def test_adl_cuts_winners_in_rank_order_and_passes_the_audit(sqlite_url: str) -> None:
-    from prophex.engine.batch_settlement import adl_rank
+    from prophex.engine.controllers.batch_settlement import adl_rank
 
     adl = load_scenario(LIBRARY / "mass-deleveraging.yaml")
     assert (adl.settlement, adl.loss_sharing) == ("batch", "adl")

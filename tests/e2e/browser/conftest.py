@@ -28,8 +28,7 @@ CHROMIUM_ARGS = [
 # (`make screenshots`): an ordinary test run writes them to a scratch folder, so `make test`
 # leaves the work tree clean.
 SCREENSHOTS = Path(
-    os.environ.get("PROPHEX_SCREENSHOT_DIR")
-    or Path(tempfile.gettempdir()) / "prophex-screenshots"
+    os.environ.get("PROPHEX_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "prophex-screenshots"
 )
 ADMIN_KEY = "admin-browser-key"
 

@@ -1,0 +1,98 @@
+"""Resolve and void: one transaction that settles every open position of a market."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prophex.engine import journal as ev
+from prophex.engine.commands import Resolve, Void
+from prophex.engine.core import Core
+from prophex.engine.domain import OTHER, MarketStatus, PositionStatus
+from prophex.engine.events import INSURANCE_FUND, vault_account
+from prophex.engine.markets import SETTLEABLE, require_status
+from prophex.engine.settlement import SettlementPlan, SettlementTotals, plan_settlement
+from prophex.engine.settlement import settlement_totals as _totals
+from prophex.engine.state import Market
+from prophex.errors import InvalidCommand
+
+
+def resolve(core: Core, c: Resolve) -> dict[str, Any]:
+    market = core.market(c.market)
+    require_status(market.id, market.status, SETTLEABLE, "resolve")
+    if market.kind == "perpetual":
+        raise InvalidCommand("perpetual markets never resolve; void it instead", field="market")
+    return settle(core, market, c.outcome)
+
+
+def void(core: Core, c: Void) -> dict[str, Any]:
+    market = core.market(c.market)
+    require_status(market.id, market.status, SETTLEABLE, "void")
+    return settle(core, market, None)
+
+
+def plan_market_settlement(core: Core, market: Market, outcome: str | None) -> SettlementPlan:
+    state = core.state
+    return plan_settlement(
+        core.open_positions(market.id),
+        market.id,
+        outcome,
+        state.balance(vault_account(market.id)),
+        state.balance(INSURANCE_FUND),
+        surplus_to_fund=state.rules.vault_surplus_to_if,
+    )
+
+
+def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
+    """Resolve (``outcome`` A, B or UNKNOWN) or void (``None``) in one transaction."""
+    plan = plan_market_settlement(core, market, outcome)
+    positions = core.state.positions
+    for record in plan.settlements:
+        position = positions[record.position_id]
+        position.realized_pnl += record.pnl
+        position.haircut += record.haircut
+        position.margin = 0
+        core.shrink_exposure(market, position, position.notional)
+        core.retire(position, PositionStatus.SETTLED)
+    market.status = (MarketStatus.VOIDED if outcome is None else MarketStatus.RESOLVED).value
+    market.outcome = outcome
+    market.bad_debt += plan.bad_debt
+    market.liquidations.heaps = {"A": [], "B": []}
+    market.win_profit = {"A": 0, "B": 0}
+    market.collectible = {"A": 0, "B": 0}
+    core.state.dirty_markets.add(market.id)
+    totals = plan.totals
+    core.commit(
+        ev.Settled(
+            market=market.id,
+            outcome=outcome,
+            owed_to_winners=totals.owed_to_winners,
+            vault_before_draw=totals.vault_after_losers,
+            fund_draw=totals.fund_draw,
+            haircut_total=totals.uncovered,
+            bad_debt=plan.bad_debt,
+            surplus_to_fund=plan.surplus_to_fund,
+            settlements={str(s.position_id): s.record() for s in plan.settlements},
+        ),
+        plan.journal,
+    )
+    return {
+        "market": market.id,
+        "outcome": outcome,
+        "positions_settled": len(plan.settlements),
+        "owed_to_winners": totals.owed_to_winners,
+        "fund_draw": totals.fund_draw,
+        "haircut_total": totals.uncovered,
+        "surplus_to_fund": plan.surplus_to_fund,
+    }
+
+
+def shortfall_preview(market: Market, outcome: str, vault: int, fund: int) -> SettlementTotals:
+    """:func:`plan_settlement`'s totals for ``outcome`` (A or B) in O(1), from the market's
+    exposure aggregates (``win_profit``, ``collectible``) instead of its positions."""
+    owed = market.win_profit[outcome]
+    return _totals(owed, vault + market.collectible[OTHER[outcome]], fund)
+
+
+def worst_case_shortfall(core: Core, market: Market) -> int:
+    vault = core.state.balance(vault_account(market.id))
+    return max(shortfall_preview(market, side, vault, 0).shortfall for side in ("A", "B"))

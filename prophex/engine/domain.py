@@ -1,0 +1,53 @@
+"""The engine's small vocabulary: sides, outcomes and statuses as ``StrEnum``.
+
+Each member *is* its string (``Side.A == "A"``, same hash), so rows, journal data and dict keys
+written with plain strings keep working, and the canonical JSON is unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    """An outcome a position is long: each contract pays $1 if its side wins."""
+
+    A = "A"
+    B = "B"
+
+    @property
+    def other(self) -> Side:
+        return Side.B if self is Side.A else Side.A
+
+
+class Outcome(StrEnum):
+    """How a prediction market resolves (``void`` is a separate command, not an outcome)."""
+
+    A = "A"
+    B = "B"
+    UNKNOWN = "UNKNOWN"
+
+
+class MarketStatus(StrEnum):
+    OPEN = "open"
+    HALTED = "halted"
+    RESOLVED = "resolved"
+    VOIDED = "voided"
+
+
+class PositionStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    LIQUIDATED = "liquidated"
+    SETTLED = "settled"
+
+
+SIDES: tuple[Side, Side] = (Side.A, Side.B)
+
+OTHER: dict[str, Side] = {Side.A: Side.B, Side.B: Side.A}
+"""The opposite side, looked up by a plain string or a :class:`Side` (``OTHER["A"] is Side.B``)."""
+
+
+def other_side(side: str) -> Side:
+    """The opposite of ``side`` given as a plain string or a :class:`Side`."""
+    return OTHER[side]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -127,8 +128,8 @@ def test_backend_termination_during_load_has_no_split_brain(pg_url: str) -> None
             assert (stale.value.status, stale.value.code) == (503, "WRITER_FENCED")
             # The second server owns the database.
             client = ProphexClient(second.url, probe.api_key, retries=0)
-            assert client.deposit("1").wallet_balance == "1"
-            assert client.deposit("2").wallet_balance == "3"
+            assert client.deposit("1").wallet_balance == Decimal("1")
+            assert client.deposit("2").wallet_balance == Decimal("3")
 
     acked = [coid for bot in bots for coid in bot.acked]
     assert len(acked) > 70
@@ -172,7 +173,7 @@ def test_injected_commit_failure_answers_503_to_the_whole_block(pg_url: str) -> 
         admin = ProphexClient(server.url, admin_key=server.admin_key)
         keys = [admin.create_account(f"u{n}").api_key for n in range(6)]
         clients = [ProphexClient(server.url, key, retries=0) for key in keys]
-        assert clients[0].deposit("5").wallet_balance == "5"
+        assert clients[0].deposit("5").wallet_balance == Decimal("5")
         run_sql(pg_url, FAIL_ALL)
         answers: list[str] = []
 
@@ -190,8 +191,8 @@ def test_injected_commit_failure_answers_503_to_the_whole_block(pg_url: str) -> 
             thread.join()
         assert answers == ["503 WRITE_UNAVAILABLE"] * len(clients)
         run_sql(pg_url, "DROP TRIGGER injected ON blocks")
-        assert [c.deposit("1").wallet_balance for c in clients] == ["6"] + ["1"] * 5
-        assert clients[0].account().wallet_balance == "6"
+        assert [c.deposit("1").wallet_balance for c in clients] == [Decimal("6")] + [Decimal("1")] * 5
+        assert clients[0].account().wallet_balance == Decimal("6")
     engine = make_read_engine(pg_url)
     try:
         report = audit_database(engine)

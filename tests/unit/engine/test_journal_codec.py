@@ -15,6 +15,7 @@ from prophex.engine.commands import (
     Halt,
     Open,
     Resolve,
+    ResolveBatch,
     Resume,
     SetParams,
     Void,
@@ -35,6 +36,8 @@ def _every_kind() -> list[Transaction]:
         Genesis(params=params.model_dump(mode="json")),
         CreateMarket(market="m"),
         CreateMarket(market="v"),
+        CreateMarket(market="x"),
+        CreateMarket(market="y"),
         CreateMarket(market="perp", kind="perpetual"),
         Deposit("a", 5_000 * USD),
         Deposit("b", 5_000 * USD),
@@ -53,6 +56,9 @@ def _every_kind() -> list[Transaction]:
         SetParams(params={"fee_rate": "0.002"}),
         Resolve("m", "A"),
         Void("v"),
+        Open("a", "x", "A", 50 * USD, 300),
+        Open("b", "y", "B", 50 * USD, 300),
+        ResolveBatch(outcomes={"x": "A", "y": "A"}),
     ]
     return [t for c in commands for t in exchange.apply(c).transactions]
 

@@ -191,7 +191,9 @@ def test_injected_commit_failure_answers_503_to_the_whole_block(pg_url: str) -> 
             thread.join()
         assert answers == ["503 WRITE_UNAVAILABLE"] * len(clients)
         run_sql(pg_url, "DROP TRIGGER injected ON blocks")
-        assert [c.deposit("1").wallet_balance for c in clients] == [Decimal("6")] + [Decimal("1")] * 5
+        assert [c.deposit("1").wallet_balance for c in clients] == [Decimal("6")] + [
+            Decimal("1")
+        ] * 5
         assert clients[0].account().wallet_balance == Decimal("6")
     engine = make_read_engine(pg_url)
     try:

@@ -27,15 +27,25 @@ from prophex.engine.commands import (
     Genesis,
     Halt,
     Open,
+    OpenPortfolio,
     Resolve,
     Resume,
+    SetMarginMode,
     SetParams,
     Void,
     Withdraw,
     command_type,
     to_dict,
 )
-from prophex.engine.controllers import markets, settlement, system, trading, wallets
+from prophex.engine.controllers import (
+    markets,
+    pm_risk,
+    portfolio,
+    settlement,
+    system,
+    trading,
+    wallets,
+)
 from prophex.engine.controllers.system import MAX_FUNDING_INTERVALS_PER_COMMAND
 from prophex.engine.controllers.trading import OpenPlan
 from prophex.engine.core import Core
@@ -56,15 +66,17 @@ HANDLERS: dict[type[Any], Handler] = {
     Resume: markets.resume,
     Deposit: wallets.deposit,
     Withdraw: wallets.withdraw,
-    Open: trading.open_position,
-    Close: trading.close_position,
-    AddMargin: trading.add_margin,
+    Open: portfolio.route_open,
+    Close: portfolio.route_close,
+    AddMargin: portfolio.route_add_margin,
+    OpenPortfolio: portfolio.open_portfolio,
+    SetMarginMode: portfolio.set_margin_mode,
     Resolve: settlement.resolve,
     Void: settlement.void,
 }
 """Command type -> controller function: the whole dispatch table."""
 
-_ORDER_TYPES = (Open, Close)
+_ORDER_TYPES = (Open, Close, OpenPortfolio)
 
 
 class Exchange:
@@ -106,6 +118,8 @@ class Exchange:
         core.receipt = receipt
         try:
             receipt.result = handler(core, command)
+            if state.margin_modes:  # portfolio accounts: account-level liquidation pass
+                pm_risk.risk_pass(core, receipt)
         finally:
             core.receipt = None
         state.command_seq += 1
@@ -130,6 +144,12 @@ class Exchange:
         """Validate an open and price it without changing state (quotes use
         ``enforce=False``: balance and caps are reported rather than enforced)."""
         return trading.plan_open(self._core, c, enforce=enforce)
+
+    def plan_open_portfolio(
+        self, c: OpenPortfolio, *, enforce: bool = True
+    ) -> portfolio.PortfolioOpenPlan:
+        """Validate a portfolio open and compute the requirement after it (quotes)."""
+        return portfolio.plan_open_portfolio(self._core, c, enforce=enforce)
 
     def resolution_shortfall(self, market_id: str, outcome: str) -> dict[str, int]:
         """Exactly what resolving ``market_id`` to ``outcome`` (A or B) would cost right now:

@@ -1,39 +1,47 @@
-"""The joint-rule requirement with per-cluster caching, bit for bit equal to ``compute_margin``.
+"""The joint-rule requirement with cached columns and tree nodes, bit for bit ``compute_margin``.
 
-The exchange recomputes an account's requirement after every order. Between two orders of
-one account usually one market's price and one position change, so only one cluster's loss
-vector changes. This module keys every cluster's loss vector (and its ES) by a fingerprint of
-exactly what determines it: the scenario parameters, the cluster's contracts (with their
-prices) and the positions in it. A cluster vector is computed by
-:func:`~prophex.margin.scenarios.simulate_cluster_losses` on the book restricted to that
-cluster, which performs the same floating-point operations in the same order as on the
-whole book (random streams are keyed by entity, additions inside a cluster follow the sorted
-contract order), so the vectors, the joint sum in sorted cluster order, and therefore the
-requirement are identical to :func:`~prophex.margin.requirement.compute_margin`'s, to the
-last bit. ``tests/unit/margin/test_incremental.py`` checks that on random books.
+The exchange recomputes an account's requirement after every order, and between two orders
+of one account usually one market's price and one position change. Every figure here is
+computed by the same functions, on the same values, in the same order as
+:func:`~prophex.margin.requirement.compute_margin`, only with three process-local caches:
 
-The cache is process-local, bounded (least recently used out) and never part of any state:
-it only saves work.
+* raw random draws per entity (scenario seed, paths, entity key);
+* per-contract loss columns ``a_k + b_k X_k``, keyed by everything that determines them (the
+  scenario, the contract with its price, ``a_k``, ``b_k``, and for an exclusive group or a
+  parlay the prices of the contracts it reads);
+* the nodes of each cluster's balanced summation tree
+  (:func:`~prophex.margin.scenarios.tree_sum`), keyed by the leaves below them, and each
+  cluster's ES by its root.
+
+A changed contract therefore costs one column and the ``log2(n)`` tree nodes above it; the
+joint ES re-sums the cluster vectors in sorted order and partitions once. The result equals
+``compute_margin``'s to the last bit (``tests/unit/margin/test_incremental.py``). The caches
+are bounded by bytes (least recently used out) and are never part of any exchange state.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from prophex.margin.contracts import Book, Contract, Position
-from prophex.margin.risk import (
-    MarginParams,
-    addon_amounts,
-    expected_shortfall,
-    sum_losses,
-)
-from prophex.margin.scenarios import FloatArray, simulate_cluster_losses
+import numpy as np
 
-CACHE_VECTORS = 96
-"""Cluster loss vectors kept (LRU); 96 x 50,000 paths x 8 bytes is under 40 MB."""
+from prophex.margin.contracts import Book
+from prophex.margin.risk import MarginParams, addon_amounts, expected_shortfall, sum_losses
+from prophex.margin.scenarios import (
+    FloatArray,
+    ScenarioParams,
+    _Outcomes,
+    linear_loss,
+    loss_column,
+    tree_sum,
+)
+
+CACHE_BYTES = 128 * 2**20
+"""Budget of cached vectors (draws, columns, nodes); 128 MiB is ~330 float64 vectors of
+50,000 paths."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,67 +65,138 @@ class FastResult:
         return math.ceil(self.pm * 1_000_000 - 1e-6)
 
 
-_vectors: OrderedDict[tuple[Any, ...], tuple[FloatArray, float, float]] = OrderedDict()
+class _Lru:
+    """Arrays by key, evicting the least recently used beyond a byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.nbytes = 0
+        self.budget = budget
+
+    def get(self, key: Any) -> Any:
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> Any:
+        self.items[key] = value
+        self.nbytes += _size(value)
+        while self.nbytes > self.budget and len(self.items) > 1:
+            _, old = self.items.popitem(last=False)
+            self.nbytes -= _size(old)
+        return value
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.items
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.get(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.put(key, value)
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.nbytes = 0
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, tuple) and value and isinstance(value[0], np.ndarray):
+        return int(value[0].nbytes)
+    return 64
+
+
+_cache = _Lru(CACHE_BYTES)
+_leaf_ids: dict[tuple[Any, ...], int] = {}
 
 
 def clear_cache() -> None:
-    _vectors.clear()
+    _cache.clear()
+    _leaf_ids.clear()
 
 
-def _cluster_contracts(book: Book, cluster: str) -> dict[str, Contract]:
-    """The contracts that determine ``cluster``'s vector: its own, plus parlay legs (and,
-    for a leg in an exclusive group, every member of that group)."""
-    own = {k: c for k, c in book.contracts.items() if c.cluster == cluster}
-    legs = {leg for c in own.values() if c.kind == "parlay" for leg in c.legs}
-    for leg in sorted(legs):
-        leg_cluster = book.contracts[leg].cluster
-        own.update({k: c for k, c in book.contracts.items() if c.cluster == leg_cluster})
-    return own
+def _reads(book: Book, k: str) -> tuple[Any, ...]:
+    """The other contracts (with prices) whose values a contract's column depends on."""
+    c = book.contracts[k]
+    if c.kind == "exclusive":
+        group = c.group or c.id
+        return tuple(
+            sorted(
+                (m, x.price)
+                for m, x in book.contracts.items()
+                if x.kind == "exclusive" and (x.group or x.id) == group
+            )
+        )
+    if c.kind == "parlay":
+        return tuple((leg, book.contracts[leg], _reads(book, leg)) for leg in c.legs)
+    return ()
 
 
-def _fingerprint(
-    scenario: Any, cluster: str, contracts: dict[str, Contract], positions: tuple[Position, ...]
-) -> tuple[Any, ...]:
-    return (
-        scenario,
-        cluster,
-        tuple(sorted((k, c) for k, c in contracts.items())),
-        tuple(sorted((p.contract, p.side, p.contracts, p.price) for p in positions)),
-    )
+def _leaf_id(key: tuple[Any, ...]) -> int:
+    if len(_leaf_ids) > 1_000_000:  # ids are only names for cache keys: start afresh
+        clear_cache()
+    return _leaf_ids.setdefault(key, len(_leaf_ids))
 
 
-def cluster_vector(
-    book: Book, params: MarginParams, cluster: str
-) -> tuple[FloatArray, float, float]:
-    """(loss vector, ES, SE) of one cluster of ``book``, from the cache when possible."""
-    contracts = _cluster_contracts(book, cluster)
-    positions = tuple(p for p in book.positions if book.contracts[p.contract].cluster == cluster)
-    scenario = params.scenario()
-    key = (*_fingerprint(scenario, cluster, contracts, positions), params.alpha)
-    hit = _vectors.get(key)
-    if hit is not None:
-        _vectors.move_to_end(key)
-        return hit
-    sub = Book(book.name, book.hierarchy, contracts, positions, book.settings)
-    vector = simulate_cluster_losses(sub, scenario)[cluster]
-    es, se = expected_shortfall(vector, params.alpha)
-    _vectors[key] = (vector, es, se)
-    while len(_vectors) > CACHE_VECTORS:
-        _vectors.popitem(last=False)
-    return vector, es, se
+def _cluster_vectors(
+    book: Book, scenario: ScenarioParams, alpha: float
+) -> dict[str, tuple[FloatArray, float, float]]:
+    const, slope = linear_loss(book)
+    outcomes = _Outcomes(book, scenario, set(), draws=_cache)  # type: ignore[arg-type]
+    by_cluster: dict[str, list[int]] = defaultdict(list)
+    meaning: dict[int, str] = {}
+    for k in sorted(const):
+        lid = _leaf_id((scenario, k, book.contracts[k], const[k], slope[k], _reads(book, k)))
+        meaning[lid] = k
+        by_cluster[book.contracts[k].cluster].append(lid)
+
+    def leaf(lid: int) -> FloatArray:
+        hit: FloatArray | None = _cache.get(("column", lid))
+        if hit is not None:
+            return hit
+        k = meaning[lid]
+        if slope[k] == 0.0:
+            column: FloatArray = np.full(scenario.paths, const[k])
+        else:
+            column = loss_column(outcomes.yes(k), const[k], slope[k])
+        column.setflags(write=False)
+        return _cache.put(("column", lid), column)  # type: ignore[no-any-return]
+
+    def node(key: tuple[int, ...], compute: Any) -> FloatArray:
+        hit: FloatArray | None = _cache.get(("node", key))
+        if hit is not None:
+            return hit
+        vector: FloatArray = compute()
+        vector.setflags(write=False)
+        return _cache.put(("node", key), vector)  # type: ignore[no-any-return]
+
+    out: dict[str, tuple[FloatArray, float, float]] = {}
+    for cluster in sorted(by_cluster):
+        leaves = by_cluster[cluster]
+        key = ("es", tuple(leaves), alpha)
+        hit = _cache.get(key)
+        if hit is None:
+            vector = tree_sum(leaves, leaf, node)
+            es, se = expected_shortfall(vector, alpha)
+            hit = _cache.put(key, (vector, es, se))
+        out[cluster] = hit
+    return out
 
 
 def fast_margin(book: Book, params: MarginParams) -> FastResult:
     """The joint-rule requirement of ``book``: the same arithmetic as ``compute_margin``."""
     if params.rule != "joint":
         raise ValueError("fast_margin implements the joint rule only")
-    params.scenario()
+    scenario = params.scenario()
     fc = book.full_collateral
     if not book.positions:
         zero = {"basis": 0.0, "parlay": 0.0, "liquidity": 0.0}
         return FastResult(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, "none", zero, {})
-    names = sorted({book.contracts[p.contract].cluster for p in book.positions})
-    cached = {c: cluster_vector(book, params, c) for c in names}
+    cached = _cluster_vectors(book, scenario, params.alpha)
+    names = sorted(cached)
     base, base_se = expected_shortfall(sum_losses([cached[c][0] for c in names]), params.alpha)
     risks = [(c, cached[c][1], cached[c][2]) for c in names]
     top = sorted(risks, key=lambda t: (-t[1], t[0]))[:2]

@@ -146,6 +146,11 @@ class State:
     """Accounts in portfolio mode (``"portfolio"``); an absent account is isolated."""
     pm_requirement: dict[str, int] = field(default_factory=dict)
     """Last portfolio requirement computed for each portfolio account (micro-USD)."""
+    dirty_margin_accounts: set[str] = field(default_factory=set)
+
+    def set_requirement(self, account: str, requirement: int) -> None:
+        self.pm_requirement[account] = requirement
+        self.dirty_margin_accounts.add(account)
 
     def balance(self, account: str) -> int:
         return self.balances.get(account, 0)

@@ -119,7 +119,7 @@ def _apply_close(core: Core, plan: PortfolioClosePlan) -> None:
         market.expose(position, 1)
         position.version += 1
         core.state.dirty_positions.add(position.id)
-    core.state.pm_requirement[position.account] = plan.requirement
+    core.state.set_requirement(position.account, plan.requirement)
 
 
 def close_portfolio(core: Core, c: Close) -> dict[str, Any]:

@@ -160,7 +160,7 @@ def liquidate_account(core: Core, account: str) -> list[str]:
         _retire(core, market, p, share, bad_debt)
         if market.id not in moved:
             moved.append(market.id)
-    state.pm_requirement[account] = 0
+    state.set_requirement(account, 0)
     core.commit(
         "pm_liquidation",
         journal,
@@ -197,5 +197,5 @@ def relock_after_settlement(core: Core, accounts: list[str]) -> None:
             journal.move(wallet, lock, new - have)
         else:
             journal.move(lock, wallet, have - new)
-        state.pm_requirement[account] = target
+        state.set_requirement(account, target)
         core.commit("pm_lock", journal, {"account": account, "requirement": target, "locked": new})

@@ -75,10 +75,11 @@ def set_margin_mode(core: Core, c: SetMarginMode) -> dict[str, Any]:
     )
     if c.mode == PORTFOLIO:
         state.margin_modes[c.account] = PORTFOLIO
-        state.pm_requirement[c.account] = 0
+        state.set_requirement(c.account, 0)
     else:
         state.margin_modes.pop(c.account, None)
         state.pm_requirement.pop(c.account, None)
+        state.dirty_margin_accounts.add(c.account)
     core.commit("margin_mode", journal, {"account": c.account, "mode": c.mode})
     return {"account": c.account, "mode": c.mode}
 
@@ -253,7 +254,7 @@ def open_portfolio(core: Core, c: OpenPortfolio) -> dict[str, Any]:
     core.state.dirty_positions.add(position.id)
     core.grow_exposure(market, position, plan.notional)
     market.volume += plan.notional
-    core.state.pm_requirement[c.account] = plan.requirement_after
+    core.state.set_requirement(c.account, plan.requirement_after)
     core.commit(
         "pm_open",
         journal,

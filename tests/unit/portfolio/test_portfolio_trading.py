@@ -190,3 +190,38 @@ def test_isolated_only_digest_has_no_portfolio_section() -> None:
     ex.apply(Open("i", "BTC100", "A", 100 * M, 200))
     assert "portfolio" not in snapshot(ex.state)
     assert "pm_paths" in ex.state.params.model_dump(mode="json")  # set in this profile
+
+
+def test_marks_against_the_strike_order_are_projected() -> None:
+    """BTC > 110k dearer than BTC > 100k: the engine prices the book with BTC > 110k at
+    BTC > 100k's level (the library refuses such a book outright)."""
+    from prophex.engine import pm_book
+    from prophex.margin import book_from_positions, compute_margin
+
+    ex = make_exchange(at_reference_prices=False)
+    portfolio_account(ex, "x", 20_000)
+    ex.apply(OpenPortfolio("x", "BTC100", "B", 2_000 * M))
+    ex.apply(OpenPortfolio("x", "BTC110", "A", 2_000 * M))
+    state = ex.state
+    p100 = state.markets["BTC100"].oi("A") / (
+        state.markets["BTC100"].oi("A") + state.markets["BTC100"].oi("B")
+    )
+    positions = [
+        {"market_id": p.market, "side": p.side, "notional": p.notional, "cost_basis": p.cost_basis}
+        for p in state.positions.values()
+        if p.account == "x"
+    ]
+    normal = pm_book._NORMAL
+    projected = 1.0 - normal.cdf(normal.inv_cdf(1.0 - p100))
+    m110 = state.markets["BTC110"]
+    assert m110.oi("A") / (m110.oi("A") + m110.oi("B")) > p100  # against the strike order
+    assert abs(projected - p100) < 1e-12
+    taxonomy = {
+        "BTC100": {"kind": "threshold", "underlying": "BTC", "strike": 100000.0,
+                   "direction": "above", "price": p100},
+        "BTC110": {"kind": "threshold", "underlying": "BTC", "strike": 110000.0,
+                   "direction": "above", "price": projected},
+    }  # fmt: skip
+    book = book_from_positions(positions, taxonomy)
+    expected = compute_margin(book, pm_book.margin_params(state.rules, state.time)).pm_micro_usd
+    assert lock(ex, "x") == expected

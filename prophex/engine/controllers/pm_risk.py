@@ -118,8 +118,8 @@ def _queue_all(queue: list[str], markets: list[str]) -> None:
 
 
 def liquidate_account(core: Core, account: str) -> list[str]:
-    """Close the whole book of ``account`` (see the module docstring); return the markets it
-    moved, in order."""
+    """Close the whole book of ``account`` (see the module docstring): one ``pm_liquidation``
+    transaction per position, in position id order; return the markets it moved, in order."""
     state = core.state
     locked = state.balance(pm_margin_account(account))
     exits: list[tuple[Position, Market, int, int, int]] = []
@@ -135,37 +135,36 @@ def liquidate_account(core: Core, account: str) -> list[str]:
     if sum(w for _, w in weights) == 0:
         weights = [(exits[0][0].id, 1)]
     seized = allocate_pro_rata(locked, weights)
-    journal = Journal()
-    records: dict[str, dict[str, Any]] = {}
     moved: list[str] = []
+    state.set_requirement(account, 0)
     for p, market, proceeds, oi_x, oi_o in exits:
         share = seized.get(p.id, 0)
         to_fund, to_vault = penalty_split(share, state.rules)
+        journal = Journal()
         journal.move(pm_margin_account(account), INSURANCE_FUND, to_fund)
         journal.move(pm_margin_account(account), vault_account(market.id), to_vault)
         bad_debt = max(0, p.cost_basis - proceeds - share)
-        records[str(p.id)] = {
+        record = {
+            "account": account,
             "market": market.id,
             "side": p.side,
+            "position": p.id,
             "notional": p.notional,
             "cost_basis": p.cost_basis,
             "exit_proceeds": proceeds,
             "mark_num": oi_x,
             "mark_den": oi_x + oi_o,
+            "locked": locked,
             "seized": share,
             "penalty_to_fund": to_fund,
             "to_vault": to_vault,
             "bad_debt": bad_debt,
         }
         _retire(core, market, p, share, bad_debt)
+        record |= {"oi_a": market.oi("A"), "oi_b": market.oi("B")}
+        core.commit("pm_liquidation", journal, record)
         if market.id not in moved:
             moved.append(market.id)
-    state.set_requirement(account, 0)
-    core.commit(
-        "pm_liquidation",
-        journal,
-        {"account": account, "locked": locked, "positions": records, "markets": moved},
-    )
     return moved
 
 

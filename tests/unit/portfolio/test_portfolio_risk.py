@@ -77,9 +77,11 @@ def test_account_liquidation_money_and_records() -> None:
     wallet = ex.state.balance("wallet:pm")
     out = copy.deepcopy(ex)
     receipt = out.apply(Open("bear", "BTC100", "B", 150_000 * M, 100))
-    pm_txn = next(t for t in receipt.transactions if t.kind == "pm_liquidation")
-    records = pm_txn.data["positions"]
-    assert pm_txn.data["locked"] == locked
+    records = {
+        str(t.data["position"]): t.data for t in receipt.transactions if t.kind == "pm_liquidation"
+    }
+    assert len(records) == 2
+    assert {r["locked"] for r in records.values()} == {locked}
     assert sum(r["seized"] for r in records.values()) == locked
     to_fund = sum(r["penalty_to_fund"] for r in records.values())
     assert to_fund == sum(r["seized"] * 200_000 // M for r in records.values())
@@ -110,7 +112,8 @@ def test_mixed_cascade_runs_in_the_documented_order() -> None:
     assert order == [
         ("liquidation", "iso1", "BTC100"),
         ("liquidation", "iso2", "BTC100"),
-        ("pm_liquidation", "pm", None),
+        ("pm_liquidation", "pm", "BTC100"),
+        ("pm_liquidation", "pm", "BTC105"),
         ("liquidation", "iso4", "BTC100"),  # BTC100 re-queued by the account's exit
     ]
     assert check_invariants(ex.state) == []

@@ -26,6 +26,7 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from prophex.api import portfolio_schemas as ps
 from prophex.api import schemas as s
 
 M = TypeVar("M", bound=BaseModel)
@@ -195,6 +196,40 @@ class _Requests:
     def quote(market: str, side: str, margin: str, leverage: str) -> Call[s.Quote]:
         body = {"market": market, "side": side, "margin": margin, "leverage": leverage}
         return Call("POST", "/v1/quote", s.Quote, "key", json=body, idempotent=True)
+
+    @staticmethod
+    def set_margin_mode(mode: str) -> Call[ps.MarginModeResult]:
+        body = {"mode": mode}
+        return Call("POST", "/v1/account/margin-mode", ps.MarginModeResult, "key", body)
+
+    @staticmethod
+    def account_margin() -> Call[ps.MarginBreakdown]:
+        return _read("/v1/account/margin", ps.MarginBreakdown, "key")
+
+    @staticmethod
+    def quote_portfolio(market: str, side: str, notional: str) -> Call[ps.PortfolioQuote]:
+        body = {"market": market, "side": side, "notional": notional}
+        return Call("POST", "/v1/portfolio/quote", ps.PortfolioQuote, "key", body, idempotent=True)
+
+    @staticmethod
+    def open_portfolio_order(
+        market: str, side: str, notional: str, max_avg_price: str | None, coid: str | None
+    ) -> Call[ps.PortfolioOrderResult]:
+        body = {
+            "market": market,
+            "side": side,
+            "notional": notional,
+            "max_avg_price": max_avg_price,
+            "client_order_id": coid or new_client_order_id(),
+        }
+        return Call(
+            "POST",
+            "/v1/portfolio/orders",
+            ps.PortfolioOrderResult,
+            "key",
+            _drop_none(body),
+            idempotent=True,
+        )
 
     @staticmethod
     def open_order(
@@ -451,6 +486,31 @@ class ProphexClient:
         """Spot after each block that moved it (kept after resolution)."""
         return self._send(_R.prices(market_id, cursor, limit))
 
+    def set_margin_mode(self, mode: str) -> ps.MarginModeResult:
+        """Switch between isolated and portfolio margin (only while flat)."""
+        return self._send(_R.set_margin_mode(mode))
+
+    def account_margin(self) -> ps.MarginBreakdown:
+        """The portfolio-margin breakdown, lock, equity and distance to liquidation."""
+        return self._send(_R.account_margin())
+
+    def quote_portfolio(self, market: str, side: str, notional: str) -> ps.PortfolioQuote:
+        """Price a portfolio order: the requirement before and after it."""
+        return self._send(_R.quote_portfolio(market, side, notional))
+
+    def open_portfolio_order(
+        self,
+        market: str,
+        side: str,
+        notional: str,
+        max_avg_price: str | None = None,
+        client_order_id: str | None = None,
+    ) -> ps.PortfolioOrderResult:
+        """Open or increase a portfolio-mode position by notional (retry-safe)."""
+        return self._send(
+            _R.open_portfolio_order(market, side, notional, max_avg_price, client_order_id)
+        )
+
     def quote(self, market: str, side: str, margin: str, leverage: str) -> s.Quote:
         """Price an order without changing anything."""
         return self._send(_R.quote(market, side, margin, leverage))
@@ -672,6 +732,31 @@ class AsyncProphexClient:
     ) -> s.PriceHistory:
         """Spot after each block that moved it (kept after resolution)."""
         return await self._send(_R.prices(market_id, cursor, limit))
+
+    async def set_margin_mode(self, mode: str) -> ps.MarginModeResult:
+        """Switch between isolated and portfolio margin (only while flat)."""
+        return await self._send(_R.set_margin_mode(mode))
+
+    async def account_margin(self) -> ps.MarginBreakdown:
+        """The portfolio-margin breakdown, lock, equity and distance to liquidation."""
+        return await self._send(_R.account_margin())
+
+    async def quote_portfolio(self, market: str, side: str, notional: str) -> ps.PortfolioQuote:
+        """Price a portfolio order: the requirement before and after it."""
+        return await self._send(_R.quote_portfolio(market, side, notional))
+
+    async def open_portfolio_order(
+        self,
+        market: str,
+        side: str,
+        notional: str,
+        max_avg_price: str | None = None,
+        client_order_id: str | None = None,
+    ) -> ps.PortfolioOrderResult:
+        """Open or increase a portfolio-mode position by notional (retry-safe)."""
+        return await self._send(
+            _R.open_portfolio_order(market, side, notional, max_avg_price, client_order_id)
+        )
 
     async def quote(self, market: str, side: str, margin: str, leverage: str) -> s.Quote:
         """Price an order without changing anything."""

@@ -9,7 +9,7 @@ Winners are paid by the common settlement plan (their margin is 0).
 from __future__ import annotations
 
 from prophex.engine.events import Journal, pm_margin_account, vault_account, wallet_account
-from prophex.engine.settlement import settlement_value
+from prophex.engine.settlement import SettlementPlan, plan_settlement, settlement_value
 from prophex.engine.state import Position, State
 
 PORTFOLIO = "portfolio"
@@ -60,3 +60,24 @@ def split_portfolio_losers(
         else:
             common.append(p)
     return common, losers
+
+
+def plan_with_portfolio(
+    state: State,
+    positions: list[Position],
+    market_id: str,
+    outcome: str | None,
+    vault: int,
+    fund: int,
+    *,
+    surplus_to_fund: bool = True,
+) -> tuple[SettlementPlan, Journal, dict[int, dict[str, int | str]]]:
+    """The whole settlement of a market: portfolio losers first (lock, then wallet), then the
+    common plan with what they paid already in the vault. Used by resolution and by the
+    solvency audit, so both count portfolio accounts the same way."""
+    common, losers = split_portfolio_losers(state, positions, outcome)
+    pm_journal, pm_records, collected = plan_losers(state, losers, market_id, outcome or "")
+    plan = plan_settlement(
+        common, market_id, outcome, vault + collected, fund, surplus_to_fund=surplus_to_fund
+    )
+    return plan, pm_journal, pm_records

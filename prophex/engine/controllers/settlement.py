@@ -9,7 +9,7 @@ from prophex.engine.core import Core
 from prophex.engine.domain import OTHER, MarketStatus, PositionStatus
 from prophex.engine.events import INSURANCE_FUND, vault_account
 from prophex.engine.markets import SETTLEABLE, require_status
-from prophex.engine.pm_settlement import plan_losers, split_portfolio_losers
+from prophex.engine.pm_settlement import plan_with_portfolio
 from prophex.engine.settlement import SettlementPlan, SettlementTotals, plan_settlement
 from prophex.engine.settlement import settlement_totals as _totals
 from prophex.engine.state import Market
@@ -45,13 +45,12 @@ def plan_market_settlement(core: Core, market: Market, outcome: str | None) -> S
 def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
     """Resolve (``outcome`` A, B or UNKNOWN) or void (``None``) in one transaction."""
     state = core.state
-    common, losers = split_portfolio_losers(state, core.open_positions(market.id), outcome)
-    pm_journal, pm_records, collected = plan_losers(state, losers, market.id, outcome or "")
-    plan = plan_settlement(
-        common,
+    plan, pm_journal, pm_records = plan_with_portfolio(
+        state,
+        core.open_positions(market.id),
         market.id,
         outcome,
-        state.balance(vault_account(market.id)) + collected,
+        state.balance(vault_account(market.id)),
         state.balance(INSURANCE_FUND),
         surplus_to_fund=state.rules.vault_surplus_to_if,
     )

@@ -153,3 +153,21 @@ def test_resolution_bad_debt_only_beyond_lock_and_wallet() -> None:
     assert ex.state.balance("wallet:thin") == 0
     assert receipt.transactions[0].data["bad_debt"] == data[str(thin.id)]["bad_debt"]
     assert check_invariants(ex.state) == []
+
+
+def test_solvency_audit_counts_portfolio_losers_like_resolution() -> None:
+    from prophex.audit.solvency import market_book, predict_resolution
+
+    ex = spread_exchange()
+    ex.apply(Deposit("winner", 100_000 * M))
+    ex.apply(Open("winner", "BTC100", "B", 5_000 * M, 100))
+    for outcome in ("A", "B"):
+        predicted = predict_resolution(ex.state, "BTC100", outcome)
+        book = market_book(ex.state, "BTC100")
+        data = copy.deepcopy(ex).apply(Resolve("BTC100", outcome)).transactions[0].data
+        assert predicted["owed_to_winners"] == data["owed_to_winners"] == book.owed[outcome]
+        assert predicted["vault_before_draw"] == data["vault_before_draw"]
+        assert predicted["fund_draw"] == data["fund_draw"]
+    # when B wins, the portfolio long pays its lock and wallet into the vault
+    pm_pays = ex.state.balance("pm_margin:pm") + ex.state.balance("wallet:pm")
+    assert market_book(ex.state, "BTC100").losers_pay["B"] >= pm_pays

@@ -25,6 +25,7 @@ from prophex.engine.commands import (
     CreateMarket,
     Deposit,
     Resolve,
+    SetMarginMode,
     Void,
     parse_user_command,
 )
@@ -153,6 +154,8 @@ class Replay:
             for flow in self.flows:
                 amounts = flow.balances(self.rng)
                 batch += [Deposit(a, int(x)) for a, x in zip(flow.accounts, amounts, strict=True)]
+                if flow.spec.margin_mode == "portfolio":
+                    batch += [SetMarginMode(a, "portfolio") for a in flow.accounts]
         batch += [command for at, _, command in self.steps if at == t0]
         resolving = {m for m, (at, _) in self.resolutions.items() if at == t0}
         for market in sorted(resolving):

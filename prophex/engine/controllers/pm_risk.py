@@ -41,6 +41,7 @@ from prophex.engine.events import (
 from prophex.engine.fees import penalty_split
 from prophex.engine.pm_account import PORTFOLIO, open_holdings, requirement_of
 from prophex.engine.state import Market, Position, State
+from prophex.errors import InvalidCommand
 from prophex.money import allocate_pro_rata
 
 PRICE_MOVES = frozenset({"open", "close", "liquidation", "pm_open", "pm_close", "pm_liquidation"})
@@ -187,7 +188,11 @@ def relock_after_settlement(core: Core, accounts: list[str]) -> None:
     for account in sorted(set(accounts)):
         if state.margin_modes.get(account) != PORTFOLIO:
             continue
-        target, _ = requirement_of(state, open_holdings(state, account))
+        holdings = open_holdings(state, account)
+        try:
+            target, _ = requirement_of(state, holdings)
+        except InvalidCommand:  # cannot happen for a book priced at its orders; if it
+            target = sum(h.cost_basis for h in holdings)  # did: full collateral, never less
         lock, wallet = pm_margin_account(account), wallet_account(account)
         have = state.balance(lock)
         new = min(target, have + state.balance(wallet))

@@ -225,3 +225,26 @@ def test_marks_against_the_strike_order_are_projected() -> None:
     book = book_from_positions(positions, taxonomy)
     expected = compute_margin(book, pm_book.margin_params(state.rules, state.time)).pm_micro_usd
     assert lock(ex, "x") == expected
+
+
+def test_portfolio_orders_are_idempotent_and_funding_markets_refused() -> None:
+    from prophex.engine.commands import CreateMarket
+
+    ex = make_exchange(at_reference_prices=False)
+    portfolio_account(ex, "c", 10_000)
+    order = OpenPortfolio("c", "BTC100", "A", 500 * M, client_order_id="o-1")
+    first = ex.apply(order)
+    before = digest(ex.state)
+    again = ex.apply(order)
+    assert again.duplicate and again.result["position_id"] == first.result["position_id"]
+    assert digest(ex.state) == before
+    ex.apply(CreateMarket("PERP", kind="perpetual", cluster="SPORTS"))
+    with pytest.raises(InvalidCommand) as err:
+        ex.apply(OpenPortfolio("c", "PERP", "A", 100 * M))
+    assert err.value.details["field"] == "market"
+    ex.apply(CreateMarket("BAD", cluster="NOWHERE"))  # a cluster the hierarchy does not know
+    with pytest.raises(InvalidCommand) as err:
+        ex.apply(OpenPortfolio("c", "BAD", "A", 100 * M))
+    assert err.value.details["field"] == "market"
+    assert digest(ex.state) != before  # only the two market creations changed it
+    assert check_invariants(ex.state) == []

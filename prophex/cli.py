@@ -286,6 +286,18 @@ def bench_ledger_cmd(
     _print_figures(bench_ledger(db, commands), json_out)
 
 
+@bench_app.command("pm")
+def bench_pm_cmd(
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    orders: Annotated[int, typer.Option(min=10)] = 400,
+    paths: Annotated[int | None, typer.Option(min=1_000)] = None,
+) -> None:
+    """A portfolio-mode order (50 positions, 8 clusters), requirement included."""
+    from prophex.bench_pm import bench_pm
+
+    _print_figures(bench_pm(orders, paths), json_out)
+
+
 def _print_figures(figures: dict[str, Any], json_out: bool) -> None:
     if json_out:
         sys.stdout.write(json.dumps(figures) + "\n")

@@ -61,6 +61,12 @@ class InsufficientBalance(ProphexError):
     title = "Insufficient balance"
 
 
+class AccountNotFlat(ProphexError):
+    code = "ACCOUNT_NOT_FLAT"
+    status = 409
+    title = "Account has open positions"
+
+
 class WalletCapExceeded(ProphexError):
     code = "WALLET_CAP_EXCEEDED"
     status = 409

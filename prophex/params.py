@@ -16,13 +16,29 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from prophex.errors import InvalidParameters
 from prophex.money import MAX_AMOUNT, MICRO, PPM
 
 Usd = Annotated[Decimal, Field(ge=0, le=Decimal(MAX_AMOUNT) / MICRO, decimal_places=6)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=6)]
+
+PM_DEFAULT_PATHS = 50_000
+PM_DEFAULTS: dict[str, int] = {
+    "pm_seed": 0,
+    "pm_epoch_seconds": 86_400,
+    "pm_paths": PM_DEFAULT_PATHS,
+}
+"""Portfolio-margin parameters and their defaults (see docs/portfolio-margin.md)."""
 
 ProfileName = Literal["launch", "mature", "custom"]
 
@@ -50,6 +66,19 @@ class Params(BaseModel):
     funding_k: Rate = Decimal("0.001")
     funding_max_rate: Rate = Decimal("0.0005")
     min_notional: Usd = Decimal(1)
+    pm_seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    pm_epoch_seconds: Annotated[int, Field(ge=1, le=365 * 86_400)] = 86_400
+    pm_paths: Annotated[int, Field(ge=1_000, le=1_000_000)] = PM_DEFAULT_PATHS
+
+    @model_serializer(mode="wrap")
+    def _drop_default_pm(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Portfolio-margin parameters appear in dumps (journal, digest) only when set, so
+        journals and digests of exchanges that never touch them are unchanged."""
+        data: dict[str, Any] = handler(self)
+        for key, default in PM_DEFAULTS.items():
+            if data.get(key) == default:
+                del data[key]
+        return data
 
     @field_validator("*", mode="before")
     @classmethod
@@ -77,6 +106,9 @@ class Params(BaseModel):
             funding_k_ppm=int(self.funding_k * PPM),
             funding_max_rate_ppm=int(self.funding_max_rate * PPM),
             min_notional=int(self.min_notional * MICRO),
+            pm_seed=self.pm_seed,
+            pm_epoch_seconds=self.pm_epoch_seconds,
+            pm_paths=self.pm_paths,
         )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Params:
@@ -106,6 +138,9 @@ class Rules:
     funding_k_ppm: int
     funding_max_rate_ppm: int
     min_notional: int
+    pm_seed: int = 0
+    pm_epoch_seconds: int = 86_400
+    pm_paths: int = PM_DEFAULT_PATHS
 
 
 PROFILES: dict[str, dict[str, Any]] = {

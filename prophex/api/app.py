@@ -26,6 +26,7 @@ from prophex.api.hub import StreamHub
 from prophex.api.keys import KeyStore
 from prophex.api.ratelimit import RateLimiter
 from prophex.api.routers import accounts, admin, feeds, fund, markets, orders, positions, stream
+from prophex.api.routers import portfolio as portfolio_routes
 from prophex.api.routers.common import problems
 from prophex.api.schemas import Health
 from prophex.api.settings import ApiSettings
@@ -159,6 +160,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for module in (accounts, markets, orders, positions, feeds, fund, admin, stream):
         app.include_router(module.router)
     install_dashboard(app)  # margin lab + solvency routers, /dashboard pages, offline /docs
+    app.include_router(portfolio_routes.router)  # issue 9: portfolio-mode accounts
 
     @app.get(
         "/v1/health",

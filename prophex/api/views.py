@@ -242,6 +242,7 @@ STREAM_TYPES = {
     "halt": "status",
     "resume": "status",
     "funding": "funding",
+    "pm_liquidation": "account_liquidation",
 }
 
 
@@ -257,6 +258,8 @@ def stream_event(
         body = liquidation_event(txn_seq, time, data).model_dump()
     elif kind in ("resolve", "void"):
         body = resolution_event(txn_seq, time, kind, data).model_dump()
+    elif kind == "pm_liquidation":
+        body = account_liquidation_event(txn_seq, time, data)
     elif kind == "funding":
         body = {
             "txn_seq": txn_seq,
@@ -275,6 +278,25 @@ def stream_event(
         "market": data["market"],
         "seq": market_seq,
         "data": body,
+    }
+
+
+def account_liquidation_event(txn_seq: int, time: int, data: dict[str, Any]) -> dict[str, Any]:
+    """One position of a liquidated portfolio-mode account (one event per position)."""
+    return {
+        "txn_seq": txn_seq,
+        "time": time,
+        "market": data["market"],
+        "account": data["account"],
+        "position_id": data["position"],
+        "side": data["side"],
+        "notional": format_usd(int(data["notional"])),
+        "exit_proceeds": format_usd(int(data["exit_proceeds"])),
+        "mark_price": price(int(data["mark_num"]), int(data["mark_den"])),
+        "locked_margin": format_usd(int(data["locked"])),
+        "seized": format_usd(int(data["seized"])),
+        "penalty_to_fund": format_usd(int(data["penalty_to_fund"])),
+        "bad_debt": format_usd(int(data["bad_debt"])),
     }
 
 

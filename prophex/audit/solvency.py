@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from prophex.engine import amm
 from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, vault_account
-from prophex.engine.settlement import plan_settlement
+from prophex.engine.pm_settlement import plan_with_portfolio
 from prophex.engine.state import Market, State
 from prophex.errors import ProphexError
 from prophex.ledger.store import Store, database_url, open_read_only
@@ -67,12 +67,15 @@ class Book:
 
 
 def market_book(state: State, market_id: str) -> Book:
-    """Aggregate a market's open positions with the engine's own :func:`plan_settlement`."""
+    """Aggregate a market's open positions with the engine's own settlement plan (portfolio
+    losers pay from their lock, then wallet, as at resolution). Each market is priced as if it
+    resolved alone: an account losing in several markets on one path is counted with its whole
+    lock and wallet in each (exact per market; optimistic jointly for such accounts)."""
     positions = [state.positions[i] for i in sorted(state.open_in_market.get(market_id, ()))]
     owed = {"A": 0, "B": 0}
     pays = {"A": 0, "B": 0}
     for outcome in ("A", "B"):
-        totals = plan_settlement(positions, market_id, outcome, 0, 0).totals
+        totals = plan_with_portfolio(state, positions, market_id, outcome, 0, 0)[0].totals
         owed[outcome] = totals.owed_to_winners
         pays[outcome] = totals.vault_after_losers
     return Book(market_id, state.balance(vault_account(market_id)), owed, pays)
@@ -84,7 +87,7 @@ def predict_resolution(state: State, market_id: str, outcome: str) -> dict[str, 
         raise SolvencyError(f"outcome must be A, B or UNKNOWN, got {outcome!r}", field="outcome")
     positions = [state.positions[i] for i in sorted(state.open_in_market.get(market_id, ()))]
     vault, fund = state.balance(vault_account(market_id)), state.balance(INSURANCE_FUND)
-    totals = plan_settlement(positions, market_id, outcome, vault, fund).totals
+    totals = plan_with_portfolio(state, positions, market_id, outcome, vault, fund)[0].totals
     return {
         "owed_to_winners": totals.owed_to_winners,
         "vault_before_draw": totals.vault_after_losers,

@@ -69,6 +69,26 @@ class Open:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenPortfolio:
+    """A portfolio-mode open: a notional only; the account's requirement is locked instead."""
+
+    account: str
+    market: str
+    side: Side
+    notional: int
+    max_avg_price: Fraction | None = None
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarginMode:
+    """Switch an account between ``isolated`` and ``portfolio`` (only while it is flat)."""
+
+    account: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     account: str
     position_id: int
@@ -142,6 +162,8 @@ Command: TypeAlias = (
     | Void
     | AdvanceClock
     | SetParams
+    | OpenPortfolio
+    | SetMarginMode
 )
 
 COMMAND_TYPES: dict[str, type[Any]] = {
@@ -159,6 +181,8 @@ COMMAND_TYPES: dict[str, type[Any]] = {
     "void": Void,
     "advance_clock": AdvanceClock,
     "set_params": SetParams,
+    "open_portfolio": OpenPortfolio,
+    "set_margin_mode": SetMarginMode,
 }
 TYPE_NAMES: dict[type[Any], str] = {cls: name for name, cls in COMMAND_TYPES.items()}
 

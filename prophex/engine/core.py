@@ -113,7 +113,9 @@ class Core:
         fresh = [
             HeapEntry(p.cost_basis - p.margin, p.notional, p.id, p.version)
             for p in (positions[i] for i in self.state.open_in_market[market.id])
-            if p.side == side and p.cost_basis > p.margin
+            if p.side == side
+            and p.cost_basis > p.margin
+            and p.account not in self.state.margin_modes
         ]
         market.liquidations.rebuild(side, fresh)
 

@@ -27,9 +27,11 @@ from prophex.engine.commands import (
     Genesis,
     Halt,
     Open,
+    OpenPortfolio,
     Resolve,
     ResolveBatch,
     Resume,
+    SetMarginMode,
     SetParams,
     Void,
     Withdraw,
@@ -39,6 +41,8 @@ from prophex.engine.commands import (
 from prophex.engine.controllers import (
     batch_settlement,
     markets,
+    pm_risk,
+    portfolio,
     settlement,
     system,
     trading,
@@ -65,16 +69,18 @@ HANDLERS: dict[type[Any], Handler] = {
     Resume: markets.resume,
     Deposit: wallets.deposit,
     Withdraw: wallets.withdraw,
-    Open: trading.open_position,
-    Close: trading.close_position,
-    AddMargin: trading.add_margin,
+    Open: portfolio.route_open,
+    Close: portfolio.route_close,
+    AddMargin: portfolio.route_add_margin,
+    OpenPortfolio: portfolio.open_portfolio,
+    SetMarginMode: portfolio.set_margin_mode,
     Resolve: settlement.resolve,
     Void: settlement.void,
     ResolveBatch: batch_settlement.resolve_batch,
 }
 """Command type -> controller function: the whole dispatch table."""
 
-_ORDER_TYPES = (Open, Close)
+_ORDER_TYPES = (Open, Close, OpenPortfolio)
 
 
 class Exchange:
@@ -117,6 +123,8 @@ class Exchange:
         core.receipt = receipt
         try:
             receipt.result = handler(core, command)
+            if state.margin_modes:  # portfolio accounts: account-level liquidation pass
+                pm_risk.risk_pass(core, receipt)
         finally:
             core.receipt = None
         state.command_seq += 1
@@ -141,6 +149,12 @@ class Exchange:
         """Validate an open and price it without changing state (quotes use
         ``enforce=False``: balance and caps are reported rather than enforced)."""
         return trading.plan_open(self._core, c, enforce=enforce)
+
+    def plan_open_portfolio(
+        self, c: OpenPortfolio, *, enforce: bool = True
+    ) -> portfolio.PortfolioOpenPlan:
+        """Validate a portfolio open and compute the requirement after it (quotes)."""
+        return portfolio.plan_open_portfolio(self._core, c, enforce=enforce)
 
     def resolution_shortfall(self, market_id: str, outcome: str) -> dict[str, int]:
         """Exactly what resolving ``market_id`` to ``outcome`` (A or B) would cost right now:

@@ -181,6 +181,89 @@ class SettledBatch:
     per_market: dict[str, dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class MarginModeSet:
+    """An account switched between isolated and portfolio margin (only while flat)."""
+
+    KIND: ClassVar[str] = "margin_mode"
+    account: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioOpened:
+    """A portfolio-mode open: the fill, and the lock moved to the book's new requirement."""
+
+    KIND: ClassVar[str] = "pm_open"
+    account: str
+    market: str
+    side: str
+    position: int
+    notional: int
+    cost: int
+    fee: int
+    requirement: int
+    lock_change: int
+    oi_a: int
+    oi_b: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioClosed:
+    """A portfolio-mode close: realised PnL against the vault, and the lock re-set."""
+
+    KIND: ClassVar[str] = "pm_close"
+    account: str
+    market: str
+    side: str
+    position: int
+    notional: int
+    proceeds: int
+    cost: int
+    pnl: int
+    fee: int
+    fund_draw: int
+    haircut: int
+    bad_debt: int
+    requirement: int
+    lock_change: int
+    oi_a: int
+    oi_b: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioLiquidated:
+    """One position of a liquidated portfolio account (one transaction per position)."""
+
+    KIND: ClassVar[str] = "pm_liquidation"
+    account: str
+    market: str
+    side: str
+    position: int
+    notional: int
+    cost_basis: int
+    exit_proceeds: int
+    mark_num: int
+    mark_den: int
+    locked: int
+    seized: int
+    penalty_to_fund: int
+    to_vault: int
+    bad_debt: int
+    oi_a: int
+    oi_b: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRelocked:
+    """A portfolio account's lock re-set after one of its markets settled."""
+
+    KIND: ClassVar[str] = "pm_lock"
+    account: str
+    requirement: int
+    locked: int
+
+
 Event = (
     Genesis
     | ParamsSet
@@ -197,6 +280,11 @@ Event = (
     | FundingPaid
     | Settled
     | SettledBatch
+    | MarginModeSet
+    | PortfolioOpened
+    | PortfolioClosed
+    | PortfolioLiquidated
+    | PortfolioRelocked
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -217,6 +305,11 @@ EVENT_TYPES: dict[str, type[Any]] = {
         FundingPaid,
         Settled,
         SettledBatch,
+        MarginModeSet,
+        PortfolioOpened,
+        PortfolioClosed,
+        PortfolioLiquidated,
+        PortfolioRelocked,
     )
 }
 EVENT_TYPES["void"] = Settled

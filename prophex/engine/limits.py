@@ -28,7 +28,7 @@ The functions are pure (no I/O); :func:`check_command` is called by ``Exchange.a
 
 from __future__ import annotations
 
-from prophex.engine.commands import AdvanceClock, Command, Deposit, Open
+from prophex.engine.commands import AdvanceClock, Command, Deposit, Open, OpenPortfolio
 from prophex.engine.events import EXTERNAL, wallet_account
 from prophex.engine.state import State
 from prophex.errors import AmountLimitExceeded
@@ -97,6 +97,10 @@ def check_command(state: State, command: Command) -> None:
         leverage = order.leverage_centi
         if _valid(order.margin) and 100 <= leverage <= state.rules.max_leverage_centi:
             check_open(state, order.market, centi_of_down(order.margin, leverage))
+    elif kind is OpenPortfolio:
+        pm_order: OpenPortfolio = command  # type: ignore[assignment]
+        if _valid(pm_order.notional):
+            check_open(state, pm_order.market, pm_order.notional)
     elif kind is AdvanceClock:
         clock: AdvanceClock = command  # type: ignore[assignment]
         if isinstance(clock.seconds, int) and clock.seconds > 0:

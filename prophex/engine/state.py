@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import orjson
 
-from prophex.engine.events import EXTERNAL, position_account
+from prophex.engine.events import EXTERNAL, pm_margin_account, position_account, wallet_account
 from prophex.engine.liquidation import LiquidationIndex
 from prophex.params import Params, Rules
 
@@ -141,6 +142,15 @@ class State:
     dirty_positions: set[int] = field(default_factory=set)
     dirty_markets: set[str] = field(default_factory=set)
     dirty_client_orders: set[tuple[str, str]] = field(default_factory=set)
+    margin_modes: dict[str, str] = field(default_factory=dict)
+    """Accounts in portfolio mode (``"portfolio"``); an absent account is isolated."""
+    pm_requirement: dict[str, int] = field(default_factory=dict)
+    """Last portfolio requirement computed for each portfolio account (micro-USD)."""
+    dirty_margin_accounts: set[str] = field(default_factory=set)
+
+    def set_requirement(self, account: str, requirement: int) -> None:
+        self.pm_requirement[account] = requirement
+        self.dirty_margin_accounts.add(account)
 
     def balance(self, account: str) -> int:
         return self.balances.get(account, 0)
@@ -174,12 +184,18 @@ def canonical_json(value: Any) -> str:
 
 def snapshot(state: State) -> dict[str, Any]:
     """The canonical picture of the state that the digest covers (integers only)."""
-    return {
+    snap: dict[str, Any] = {
         "meta": state.meta(),
         "balances": {k: v for k, v in sorted(state.balances.items()) if v != 0},
         "markets": [state.markets[k].to_row() for k in sorted(state.markets)],
         "positions": [state.positions[k].to_row() for k in sorted(state.positions)],
     }
+    if state.margin_modes or state.pm_requirement:  # absent for isolated-only exchanges
+        snap["portfolio"] = {
+            "modes": dict(sorted(state.margin_modes.items())),
+            "requirements": dict(sorted(state.pm_requirement.items())),
+        }
+    return snap
 
 
 def digest(state: State) -> str:
@@ -194,6 +210,7 @@ def check_invariants(state: State) -> list[str]:
         *_position_problems(state),
         *_open_interest_problems(state),
         *_exposure_problems(state),
+        *_portfolio_problems(state),
     ]
 
 
@@ -261,3 +278,38 @@ def _exposure_problems(state: State) -> list[str]:
         if [market.win_profit[side], market.collectible[side]]
         != exposure.get((market.id, side), [0, 0])
     ]
+
+
+def _portfolio_problems(state: State) -> list[str]:
+    """Portfolio accounts: the lock equals the last requirement (below it only with an empty
+    wallet, after a resolution the account could not cover); no lock outside portfolio mode;
+    no portfolio account whose unrealised loss at mark reaches its lock."""
+    problems: list[str] = []
+    for name, balance in state.balances.items():
+        owner = name.removeprefix("pm_margin:")
+        if balance and owner != name and state.margin_modes.get(owner) != "portfolio":
+            problems.append(f"{name} holds {balance} outside portfolio mode")
+    held: dict[str, list[Position]] = {}
+    for position in state.positions.values():
+        if position.status == "open" and position.account in state.margin_modes:
+            held.setdefault(position.account, []).append(position)
+    for account in state.margin_modes:
+        lock = state.balance(pm_margin_account(account))
+        required = state.pm_requirement.get(account, 0)
+        if lock != required and not (
+            lock < required and state.balance(wallet_account(account)) == 0
+        ):
+            problems.append(f"{account} locks {lock} but its requirement is {required}")
+        if account in held and _loss_at_mark(state, held[account]) >= lock:
+            problems.append(f"portfolio account {account} has unrealised loss >= its lock {lock}")
+    return problems
+
+
+def _loss_at_mark(state: State, positions: list[Position]) -> Fraction:
+    total = Fraction(0)
+    for p in positions:
+        market = state.markets[p.market]
+        oi_x = market.oi(p.side)
+        den = market.oi("A") + market.oi("B")
+        total += Fraction(p.cost_basis * den - oi_x * p.notional, den)
+    return total

@@ -21,9 +21,11 @@ from prophex.engine.commands import (
     Deposit,
     Halt,
     Open,
+    OpenPortfolio,
     Resolve,
     ResolveBatch,
     Resume,
+    SetMarginMode,
     SetParams,
     Void,
     Withdraw,
@@ -162,6 +164,8 @@ def _p_money_move(cls: type[Deposit] | type[Withdraw], kind: str) -> Any:
 
 
 def _p_open(b: dict[str, Any]) -> Command:
+    if b.get("notional") is not None:
+        return _p_open_portfolio(b)
     allowed = {
         "account",
         "market",
@@ -186,6 +190,40 @@ def _p_open(b: dict[str, Any]) -> Command:
         max_avg_price=_optional_price(b, "max_avg_price"),
         client_order_id=None if coid is None else _name(coid, "client_order_id"),
     )
+
+
+def _p_open_portfolio(b: dict[str, Any]) -> Command:
+    """A portfolio-mode open names a notional; margin and leverage belong to isolated opens."""
+    for key in ("margin", "leverage"):
+        if b.get(key) is not None:
+            raise InvalidCommand(
+                f"open: {key!r} cannot be combined with 'notional' (portfolio-mode opens "
+                "give a notional only)",
+                field=key,
+            )
+    allowed = {"account", "market", "side", "notional", "max_avg_price", "client_order_id"}
+    _check_keys(b, "open", allowed | {"margin", "leverage"})
+    _require(b, "open", "account", "market", "side", "notional")
+    side = b["side"]
+    if side not in ("A", "B"):
+        raise InvalidCommand("side must be 'A' or 'B'", field="side")
+    coid = b.get("client_order_id")
+    return OpenPortfolio(
+        account=_name(b["account"], "account"),
+        market=_name(b["market"], "market"),
+        side=side,
+        notional=_usd(b["notional"], "notional"),
+        max_avg_price=_optional_price(b, "max_avg_price"),
+        client_order_id=None if coid is None else _name(coid, "client_order_id"),
+    )
+
+
+def _p_set_margin_mode(b: dict[str, Any]) -> Command:
+    _check_keys(b, "set_margin_mode", {"account", "mode"})
+    _require(b, "set_margin_mode", "account", "mode")
+    if b["mode"] not in ("isolated", "portfolio"):
+        raise InvalidCommand("mode must be 'isolated' or 'portfolio'", field="mode")
+    return SetMarginMode(account=_name(b["account"], "account"), mode=b["mode"])
 
 
 def _p_close(b: dict[str, Any]) -> Command:
@@ -289,4 +327,5 @@ _USER_PARSERS: dict[str, Any] = {
     "void": _p_market_only(Void, "void"),
     "advance_clock": _p_advance_clock,
     "set_params": _p_set_params,
+    "set_margin_mode": _p_set_margin_mode,
 }

@@ -16,7 +16,7 @@ CHART = {
     EXTERNAL: "the outside world: deposits in, withdrawals out (the only negative balance)",
     "wallet:<account>": "a trader's free collateral",
     "position:<id>": "isolated margin locked in one position",
-    "pm_margin:<account>": "portfolio-mode margin (reserved; not used by isolated accounts)",
+    "pm_margin:<account>": "portfolio-mode margin: the locked requirement of a portfolio account",
     "vault:<market>": "a market's collateral vault: losers pay in, winners are paid out",
     INSURANCE_FUND: "seeded at genesis; fee and penalty cuts; covers vault shortfalls",
     TREASURY: "the protocol's share of trading fees",

@@ -125,6 +125,16 @@ client_orders = Table(
     Column("result", Text, nullable=False),
 )
 
+margin_accounts = Table(
+    "margin_accounts",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("requirement", BigInteger, nullable=False),
+)
+"""Accounts in portfolio mode and their last requirement (micro-USD); the lock itself is the
+balance of ``pm_margin:<account>``. Isolated accounts have no row."""
+
 api_keys = Table(
     "api_keys",
     metadata,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -321,6 +321,9 @@ class Store:
         for row in conn.execute(select(schema.client_orders)):
             key = (row.account, row.client_order_id)
             state.client_orders[key] = (row.fingerprint, json.loads(row.result))
+        for row in conn.execute(select(schema.margin_accounts)):
+            state.margin_modes[row.account] = row.mode
+            state.pm_requirement[row.account] = row.requirement
         rebuild_indexes(state)
         return state
 
@@ -469,6 +472,7 @@ class Store:
             "positions": insert(schema.positions, ("id",)),
             "client_orders": insert(schema.client_orders, ("account", "client_order_id")),
             "meta": insert(schema.meta, ("key",)),
+            "margin_accounts": insert(schema.margin_accounts, ("account",)),
         }
 
     def _write_state(self, conn: Connection, state: State, height: int, last_hash: str) -> None:
@@ -522,13 +526,31 @@ class Store:
                     for key in sorted(state.dirty_client_orders)
                 ],
             )
+        if state.dirty_margin_accounts:
+            self._write_margin_accounts(conn, state)
         meta_rows = {**state.meta(), "block_height": height, "last_hash": last_hash}
         conn.exec_driver_sql(
             sql["meta"], [(k, json.dumps(v, sort_keys=True)) for k, v in meta_rows.items()]
         )
 
+    def _write_margin_accounts(self, conn: Connection, state: State) -> None:
+        """Portfolio-mode accounts: upsert those in portfolio mode, delete those that left."""
+        table = schema.margin_accounts
+        dirty = sorted(state.dirty_margin_accounts)
+        rows = [
+            (a, state.margin_modes[a], state.pm_requirement.get(a, 0))
+            for a in dirty
+            if a in state.margin_modes
+        ]
+        if rows:
+            conn.exec_driver_sql(self._sql["margin_accounts"], rows)
+        gone = [a for a in dirty if a not in state.margin_modes]
+        if gone:
+            conn.execute(delete(table).where(table.c.account.in_(gone)))
+
 
 def clear_dirty(state: State) -> None:
+    state.dirty_margin_accounts.clear()
     state.dirty_accounts.clear()
     state.dirty_positions.clear()
     state.dirty_markets.clear()
@@ -546,6 +568,8 @@ def rebuild_indexes(state: State) -> None:
         key = (position.account, position.market)
         state.wallet_notional[key] = state.wallet_notional.get(key, 0) + position.notional
         state.markets[position.market].expose(position, 1)
+        if position.account in state.margin_modes:  # portfolio positions: no heap entry
+            continue
         state.markets[position.market].liquidations.track(
             position.side,
             position.id,

@@ -283,6 +283,9 @@ _HANDLERS = {
     "open": Metrics._open,
     "close": Metrics._close,
     "liquidation": Metrics._liquidation,
+    "pm_open": Metrics._open,
+    "pm_close": Metrics._close,
+    "pm_liquidation": Metrics._liquidation,  # one per position of a liquidated account
     "funding": Metrics._funding,
     "halt": Metrics._transition,
     "resume": Metrics._transition,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from prophex.engine.commands import Open
+from prophex.engine.commands import Open, OpenPortfolio
 from prophex.money import MICRO
 from prophex.scenarios.schema import (
     Choice,
@@ -126,7 +126,7 @@ class PopulationFlow:
 
     def orders(
         self, t0: int, t1: int, view: MarketView, rng: np.random.Generator, max_leverage_centi: int
-    ) -> list[Open]:
+    ) -> list[Open | OpenPortfolio]:
         """Orders arriving in ``[t0, t1)``, all sent at ``t0`` (the interval's start)."""
         weights, bias = self._shocked(t0)
         base = float(self.weights.sum())
@@ -144,11 +144,22 @@ class PopulationFlow:
         p_a = bias[markets]
         if self.trends:
             p_a = self._trend_adjust(p_a, traders, markets, view)
-        out: list[Open] = []
+        out: list[Open | OpenPortfolio] = []
         ids, accounts = self.market_ids, self.accounts
+        portfolio = spec.margin_mode == "portfolio"
         for k in range(n):
             market = ids[markets[k]]
             if market not in view.open_markets:
+                continue
+            if portfolio:  # the same draws: notional = margin x leverage, rounded down
+                out.append(
+                    OpenPortfolio(
+                        account=accounts[traders[k]],
+                        market=market,
+                        side="A" if u[k] < p_a[k] else "B",
+                        notional=int(margins[k]) * int(leverages[k]) // 100,
+                    )
+                )
                 continue
             out.append(
                 Open(

@@ -29,6 +29,7 @@ from prophex.engine.commands import (
     Resolve,
     ResolveBatch,
     Resume,
+    SetMarginMode,
     Void,
     parse_user_command,
 )
@@ -161,6 +162,8 @@ class Replay:
             for flow in self.flows:
                 amounts = flow.balances(self.rng)
                 batch += [Deposit(a, int(x)) for a, x in zip(flow.accounts, amounts, strict=True)]
+                if flow.spec.margin_mode == "portfolio":
+                    batch += [SetMarginMode(a, "portfolio") for a in flow.accounts]
         batch += [command for at, _, command in self.steps if at == t0]
         resolving = {m for m, (at, _) in self.resolutions.items() if at == t0}
         together: dict[str, Outcome] = {}

@@ -265,6 +265,11 @@ class Population(_Strict):
     margin: Distribution
     leverage: Distribution
     clamp_leverage: bool = False
+    margin_mode: Literal["isolated", "portfolio"] = Field(
+        "isolated",
+        description="portfolio: the accounts switch to portfolio mode after their deposit and "
+        "open by notional = margin x leverage (the same draws), their book margined jointly",
+    )
     markets: dict[str, Annotated[float, Field(gt=0.0)]] | None = None
     side_bias: dict[str, Probability] = Field(default_factory=dict)
     arrivals: Arrivals = Field(default_factory=Arrivals)
@@ -279,6 +284,17 @@ class Population(_Strict):
         if low < 1:
             raise ValueError(f"leverage must be at least 1, the distribution allows {low}")
         return value
+
+    @model_validator(mode="after")
+    def _portfolio_behaviours(self) -> Population:
+        if self.margin_mode == "portfolio":
+            kinds = sorted({b.kind for b in self.behaviours} - {"hold", "momentum", "contrarian"})
+            if kinds:
+                raise ValueError(
+                    f"behaviours {kinds} act on position margin; portfolio populations take "
+                    "hold, momentum or contrarian only"
+                )
+        return self
 
 
 # --------------------------------------------------------------------------- script, shocks

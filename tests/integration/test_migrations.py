@@ -47,10 +47,11 @@ def expected_indexes() -> dict[str, set[str]]:
     }
 
 
-def test_expected_tables_are_the_ten_of_the_schema() -> None:
+def test_expected_tables_are_the_eleven_of_the_schema() -> None:
     assert {
         "blocks", "commands", "transactions", "postings",
         "balances", "markets", "positions", "client_orders", "meta", "api_keys", "writer",
+        "margin_accounts",
     } == PROJECT_TABLES  # fmt: skip
 
 

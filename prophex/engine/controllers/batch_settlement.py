@@ -46,6 +46,7 @@ from prophex.engine.events import (
     wallet_account,
 )
 from prophex.engine.markets import SETTLEABLE, require_status
+from prophex.engine.pm_account import is_portfolio
 from prophex.engine.settlement import settlement_value
 from prophex.engine.state import Market, Position
 from prophex.errors import InvalidCommand
@@ -117,6 +118,15 @@ def _checked_markets(core: Core, c: ResolveBatch) -> list[Market]:
         if market.kind == "perpetual":
             raise InvalidCommand(
                 f"{market_id} is perpetual: perpetual markets never resolve", field="outcomes"
+            )
+        holders = sorted({p.account for p in core.open_positions(market_id)})
+        portfolio_holders = [a for a in holders if is_portfolio(core.state, a)]
+        if portfolio_holders:
+            raise InvalidCommand(
+                f"{market_id} has positions of portfolio-mode accounts "
+                f"({', '.join(portfolio_holders)}); resolve it with 'resolve', which charges "
+                "their full cost to the locked margin",
+                field="outcomes",
             )
         markets.append(market)
     return markets

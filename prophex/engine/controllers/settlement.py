@@ -10,6 +10,7 @@ from prophex.engine.core import Core
 from prophex.engine.domain import OTHER, MarketStatus, PositionStatus
 from prophex.engine.events import INSURANCE_FUND, vault_account
 from prophex.engine.markets import SETTLEABLE, require_status
+from prophex.engine.pm_settlement import plan_with_portfolio
 from prophex.engine.settlement import SettlementPlan, SettlementTotals, plan_settlement
 from prophex.engine.settlement import settlement_totals as _totals
 from prophex.engine.state import Market
@@ -44,8 +45,22 @@ def plan_market_settlement(core: Core, market: Market, outcome: str | None) -> S
 
 def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
     """Resolve (``outcome`` A, B or UNKNOWN) or void (``None``) in one transaction."""
-    plan = plan_market_settlement(core, market, outcome)
-    positions = core.state.positions
+    state = core.state
+    plan, pm_journal, pm_records = plan_with_portfolio(
+        state,
+        core.open_positions(market.id),
+        market.id,
+        outcome,
+        state.balance(vault_account(market.id)),
+        state.balance(INSURANCE_FUND),
+        surplus_to_fund=state.rules.vault_surplus_to_if,
+    )
+    positions = state.positions
+    for pid, pm_record in pm_records.items():
+        position = positions[pid]
+        position.realized_pnl += int(pm_record["pnl"])
+        core.shrink_exposure(market, position, position.notional)
+        core.retire(position, PositionStatus.SETTLED)
     for record in plan.settlements:
         position = positions[record.position_id]
         position.realized_pnl += record.pnl
@@ -55,12 +70,15 @@ def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
         core.retire(position, PositionStatus.SETTLED)
     market.status = (MarketStatus.VOIDED if outcome is None else MarketStatus.RESOLVED).value
     market.outcome = outcome
-    market.bad_debt += plan.bad_debt
+    market.bad_debt += plan.bad_debt + sum(int(r["bad_debt"]) for r in pm_records.values())
     market.liquidations.heaps = {"A": [], "B": []}
     market.win_profit = {"A": 0, "B": 0}
     market.collectible = {"A": 0, "B": 0}
     core.state.dirty_markets.add(market.id)
     totals = plan.totals
+    pm_journal.postings.extend(plan.journal.postings)
+    settlements = {str(s.position_id): s.record() for s in plan.settlements}
+    settlements.update({str(pid): r for pid, r in pm_records.items()})
     core.commit(
         ev.Settled(
             market=market.id,
@@ -69,16 +87,16 @@ def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
             vault_before_draw=totals.vault_after_losers,
             fund_draw=totals.fund_draw,
             haircut_total=totals.uncovered,
-            bad_debt=plan.bad_debt,
+            bad_debt=plan.bad_debt + sum(int(r["bad_debt"]) for r in pm_records.values()),
             surplus_to_fund=plan.surplus_to_fund,
-            settlements={str(s.position_id): s.record() for s in plan.settlements},
+            settlements=dict(sorted(settlements.items(), key=lambda kv: int(kv[0]))),
         ),
-        plan.journal,
+        pm_journal,
     )
     return {
         "market": market.id,
         "outcome": outcome,
-        "positions_settled": len(plan.settlements),
+        "positions_settled": len(plan.settlements) + len(pm_records),
         "owed_to_winners": totals.owed_to_winners,
         "fund_draw": totals.fund_draw,
         "haircut_total": totals.uncovered,

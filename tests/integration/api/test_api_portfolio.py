@@ -1,0 +1,167 @@
+"""The portfolio-mode API: margin mode, quotes with requirement before/after, orders by
+notional, the margin breakdown, closes through the common route, and typed refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from prophex.api.app import create_app
+from prophex.api.settings import ApiSettings
+
+ADMIN = {"Authorization": "Bearer pm-admin"}
+PROBLEM = "application/problem+json"
+BTC = {"cluster": "BTC", "underlying": "BTC", "contract_kind": "threshold", "direction": "above"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    settings = ApiSettings(
+        database_url=f"sqlite:///{tmp_path}/pm.db",
+        admin_key="pm-admin",
+        rate_limit_per_second=0,
+        block_wait_ms=0,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        for market, strike in (("btc100", "100000"), ("btc105", "105000")):
+            body = {"market": market, "strike": strike, **BTC}
+            assert client.post("/v1/admin/markets", json=body, headers=ADMIN).status_code == 201
+        yield client
+
+
+def _account(api: TestClient, deposit: str) -> dict[str, str]:
+    created = api.post("/v1/accounts", json={"label": "pm"}).json()
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    assert api.post("/v1/account/deposit", json={"amount": deposit}, headers=headers).is_success
+    return headers
+
+
+def _problem(response: object, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
+    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+    assert body["code"] == code
+    return body
+
+
+def test_portfolio_flow_over_http(api: TestClient) -> None:
+    me = _account(api, "1500")
+    mode = api.post("/v1/account/margin-mode", json={"mode": "portfolio"}, headers=me)
+    assert mode.status_code == 200 and mode.json()["mode"] == "portfolio"
+    long_leg = {"market": "btc100", "side": "A", "notional": "1000"}
+    quote = api.post("/v1/portfolio/quote", json=long_leg, headers=me).json()
+    assert quote["requirement_before"] == "0" and quote["accepted"] is True
+    first = api.post("/v1/portfolio/orders", json=long_leg, headers=me)
+    assert first.status_code == 200, first.text
+    assert first.json()["locked"] == quote["requirement_after"]
+    hedge = {"market": "btc105", "side": "B", "notional": "1000"}
+    hedge_quote = api.post("/v1/portfolio/quote", json=hedge, headers=me).json()
+    assert Decimal(hedge_quote["requirement_after"]) < Decimal(hedge_quote["requirement_before"])
+    assert Decimal(hedge_quote["lock_change"]) < 0
+    second = api.post("/v1/portfolio/orders", json=hedge, headers=me).json()
+    assert second["requirement"] == hedge_quote["requirement_after"]
+    margin = api.get("/v1/account/margin", headers=me).json()
+    assert margin["mode"] == "portfolio" and margin["positions"] == 2
+    assert margin["locked"] == second["locked"] == margin["last_requirement"]
+    assert [c["cluster"] for c in margin["clusters"]] == ["BTC"]
+    assert Decimal(margin["distance_to_liquidation"]) > 0
+    assert margin["binding"] in ("base", "top2_floor", "min_margin")
+    # refusals: isolated fields on a portfolio account, switch while not flat, uncovered
+    iso = {"market": "btc100", "side": "A", "margin": "10", "leverage": "2"}
+    _problem(api.post("/v1/orders", json=iso, headers=me), 422, "INVALID_COMMAND")
+    _problem(
+        api.post("/v1/account/margin-mode", json={"mode": "isolated"}, headers=me),
+        409,
+        "ACCOUNT_NOT_FLAT",
+    )
+    big = {"market": "btc100", "side": "A", "notional": "50000"}
+    refused = api.post("/v1/portfolio/quote", json=big, headers=me).json()
+    assert refused["accepted"] is False
+    assert refused["rejection"]["code"] in ("INSUFFICIENT_BALANCE", "WALLET_CAP_EXCEEDED")
+    # close both legs through the common route: the lock returns to the wallet
+    for position_id in (first.json()["position_id"], second["position_id"]):
+        closed = api.post(f"/v1/positions/{position_id}/close", json={}, headers=me)
+        assert closed.status_code == 200, closed.text
+    margin = api.get("/v1/account/margin", headers=me).json()
+    assert margin["locked"] == "0" and margin["positions"] == 0
+    assert api.post("/v1/account/margin-mode", json={"mode": "isolated"}, headers=me).is_success
+
+
+def test_isolated_account_cannot_use_portfolio_orders(api: TestClient) -> None:
+    me = _account(api, "100")
+    body = {"market": "btc100", "side": "A", "notional": "10"}
+    _problem(api.post("/v1/portfolio/orders", json=body, headers=me), 422, "INVALID_COMMAND")
+    _problem(
+        api.post("/v1/account/margin-mode", json={"mode": "cross"}, headers=me),
+        422,
+        "VALIDATION_ERROR",
+    )
+
+
+def test_sdk_portfolio_methods(api: TestClient) -> None:
+    from prophex.client import ProphexClient
+
+    created = api.post("/v1/accounts", json={"label": "sdk"}).json()
+    client = ProphexClient(
+        "http://testserver",
+        created["api_key"],
+        transport=api._transport,  # the in-process app, through the real SDK code path
+    )
+    client.deposit("2000")
+    assert client.set_margin_mode("portfolio").mode == "portfolio"
+    quote = client.quote_portfolio("btc100", "A", "500")
+    assert quote.requirement_before == "0" and quote.accepted
+    order = client.open_portfolio_order("btc100", "A", "500")
+    assert order.locked == quote.requirement_after
+    hedge = client.quote_portfolio("btc105", "B", "500")
+    assert Decimal(hedge.requirement_after) < Decimal(order.requirement)
+    breakdown = client.account_margin()
+    assert breakdown.locked == order.locked and breakdown.positions == 1
+
+
+def test_account_liquidations_are_stream_events() -> None:
+    from prophex.api.views import stream_event
+    from prophex.chain.sequencer import Sequencer
+    from prophex.engine.commands import (
+        CreateMarket,
+        Deposit,
+        Open,
+        OpenPortfolio,
+        SetMarginMode,
+        Withdraw,
+    )
+    from prophex.params import profile
+
+    m = 1_000_000
+    seq = Sequencer.in_memory(
+        profile("launch", virtual_oi=100_000, wallet_cap=1_000_000, market_oi_cap=10_000_000)
+    )
+    tags = {"cluster": "BTC", "underlying": "BTC", "contract_kind": "threshold"}
+    outcomes = seq.execute(
+        [
+            CreateMarket("b1", strike="100000", direction="above", **tags),
+            CreateMarket("b2", strike="105000", direction="above", **tags),
+            Deposit("pm", 30_000 * m),
+            Deposit("bear", 1_000_000 * m),
+            SetMarginMode("pm", "portfolio"),
+            OpenPortfolio("pm", "b1", "A", 10_000 * m),
+            OpenPortfolio("pm", "b2", "B", 10_000 * m),
+            Withdraw("pm", 28_000 * m),
+            Open("bear", "b1", "B", 200_000 * m, 100),
+        ]
+    )
+    receipt = outcomes[-1]
+    events = [
+        stream_event(1, t.seq, 0, t.kind, t.data)
+        for t in receipt.transactions  # type: ignore[union-attr]
+        if t.kind == "pm_liquidation"
+    ]
+    assert [(e["type"], e["market"], e["data"]["account"]) for e in events] == [
+        ("account_liquidation", "b1", "pm"),
+        ("account_liquidation", "b2", "pm"),
+    ]
+    assert {e["data"]["locked_margin"] for e in events} == {events[0]["data"]["locked_margin"]}

@@ -51,6 +51,7 @@ def test_expected_tables_are_the_ten_of_the_schema() -> None:
     assert {
         "blocks", "commands", "transactions", "postings",
         "balances", "markets", "positions", "client_orders", "meta", "api_keys",
+        "api_orders", "api_idempotency", "api_account_events",
     } == PROJECT_TABLES  # fmt: skip
 
 

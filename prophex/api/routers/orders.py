@@ -237,9 +237,7 @@ def get_order_by_client_id(
     response_model=s.Order,
     responses=problems(401, 403, 404),
 )
-def get_order(
-    ctx: Ctx, caller: Reader, order_id: Annotated[str, Path(max_length=64)]
-) -> s.Order:
+def get_order(ctx: Ctx, caller: Reader, order_id: Annotated[str, Path(max_length=64)]) -> s.Order:
     """The order ``o-<command_seq>`` of this account (404 for any other id)."""
     seq = parse_order_id(order_id)
     found = None if seq is None else ctx.orders.get(caller.account, seq)

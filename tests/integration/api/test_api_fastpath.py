@@ -81,9 +81,7 @@ def _run(tmp_path: Path, fast: bool) -> list[tuple[int, str, str | None, Any]]:
 
 def _normal(body: Any) -> Any:
     if isinstance(body, dict):
-        return {
-            k: "*" if k in ("account", "wall_time") else _normal(v) for k, v in body.items()
-        }
+        return {k: "*" if k in ("account", "wall_time") else _normal(v) for k, v in body.items()}
     if isinstance(body, list):
         return [_normal(v) for v in body]
     return body

@@ -111,6 +111,7 @@ def render_order(
             "proceeds": None,
             "haircut": None,
             "remaining_notional": None,
+            "closed_notional": None,
             "position": {
                 "notional": format_usd(int(result["position_notional"])),
                 "cost_basis": format_usd(int(result["position_cost_basis"])),
@@ -131,6 +132,7 @@ def render_order(
             "proceeds": format_usd(proceeds),
             "haircut": format_usd(int(result["haircut"])),
             "remaining_notional": format_usd(int(result["remaining_notional"])),
+            "closed_notional": format_usd(closed),
             "position": None,
         }
     body |= {

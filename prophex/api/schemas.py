@@ -336,6 +336,9 @@ class Order(BaseModel):
     proceeds: UsdOut | None = Field(description="close: what the exit paid before fees")
     haircut: UsdOut | None = Field(description="close: shortfall haircut applied")
     remaining_notional: UsdOut | None = Field(description="close: what is left open")
+    closed_notional: UsdOut | None = Field(
+        description="close: same as notional (kept for clients of the earlier close result)"
+    )
     position: PositionSummary | None = Field(description="open: the position after the order")
     price_a: PriceOut = Field(description="spot of side A right after the order")
     price_b: PriceOut

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import httpx
 from sqlalchemy import create_engine
 
 from prophex.api.server import ServerProcess
@@ -97,12 +98,12 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         again = alice.open_order(MARKET, "A", "100", "3", client_order_id="alice-1")
         assert again.duplicate and again.command_seq == opened.command_seq
         assert again.cost == opened.cost
-        lookup = alice.order("alice-1")
-        assert (lookup.kind, lookup.command_seq) == ("open", opened.command_seq)
-        assert lookup.result["cost"] == opened.cost
-        with pytest.raises(ProphexApiError) as never:
-            alice.order("never-sent")
-        assert never.value.status == 404
+        auth = {"Authorization": f"Bearer {alice_acct.api_key}"}
+        lookup = httpx.get(f"{server.url}/v1/orders/by-client-id/alice-1", headers=auth).json()
+        assert (lookup["kind"], lookup["command_seq"]) == ("open", opened.command_seq)
+        assert lookup["cost"] == opened.cost and lookup["order_id"] == f"o-{opened.command_seq}"
+        never = httpx.get(f"{server.url}/v1/orders/by-client-id/never-sent", headers=auth)
+        assert never.status_code == 404
         with pytest.raises(ProphexApiError) as conflict:
             alice.open_order(MARKET, "A", "90", "3", client_order_id="alice-1")
         assert conflict.value.status == 409

@@ -58,7 +58,10 @@ PriceOut = Annotated[str, Field(description="price with 6 decimals", examples=["
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: unknown fields refused, and no coercion (``0`` is not ``false``, ``"1"`` is
+    not ``1``), so the OpenAPI types are exactly what the server accepts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ---------------------------------------------------------------- problems

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 from sqlalchemy import create_engine
 
 from prophex.api.server import ServerProcess

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, select
 
 from prophex.api import views
 from prophex.api.history import order_id_of, txn_data
-from prophex.api.records import fill_of, now_us, rfc3339
+from prophex.api.records import DeferredWriter, fill_of, now_us, rfc3339
 from prophex.engine.events import Receipt
 from prophex.ledger import schema
 from prophex.money import format_usd
@@ -132,6 +132,10 @@ def derive(
     return out
 
 
+def stored(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "data": json.dumps(row["data"], separators=(",", ":"))}
+
+
 def message(account_seq: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"channel": "account", "seq": account_seq, "type": kind, "data": data}
 
@@ -140,28 +144,24 @@ class AccountLog:
     """Numbers, stores and replays account events. ``record`` runs in the block writer thread
     while the sequencer's lock is held, so ``seqs`` always matches the state readers see."""
 
-    def __init__(self, engine: Engine, read_engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_engine: Engine, deferred: DeferredWriter) -> None:
         self._engine = engine
         self._read = read_engine
+        self.deferred = deferred
         self.seqs: dict[str, int] = {}
 
     def dispose(self) -> None:
         self._engine.dispose()
 
     def _number(self, derived: list[tuple[int, str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """(txn_seq, account, type, data) -> stored rows (numbering advances ``seqs``)."""
+        """(txn_seq, account, type, data) -> rows to store (numbering advances ``seqs``); the
+        ``data`` is serialised by :func:`stored`, off the block writer's path."""
         rows = []
         for txn_seq, account, kind, data in derived:
             seq = self.seqs.get(account, 0) + 1
             self.seqs[account] = seq
             rows.append(
-                {
-                    "account": account,
-                    "seq": seq,
-                    "txn_seq": txn_seq,
-                    "type": kind,
-                    "data": json.dumps(data, separators=(",", ":")),
-                }
+                {"account": account, "seq": seq, "txn_seq": txn_seq, "type": kind, "data": data}
             )
         return rows
 
@@ -217,7 +217,7 @@ class AccountLog:
             rows = self._number(derived)
             if rows:
                 with self._engine.begin() as conn:
-                    conn.execute(e.insert(), rows)
+                    conn.execute(e.insert(), [stored(r) for r in rows])
             caught += len(rows)
             done = seqs[-1]
         if caught:
@@ -248,19 +248,11 @@ class AccountLog:
                 ):
                     derived.append((txn.seq, account, etype, data))
         rows = self._number(derived)
-        if rows:
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(e.insert(), rows)
-            except Exception:
-                # Keep the counters consistent with the table: the next start-up re-derives.
-                log.exception("could not store %d account events", len(rows))
-        return [
-            (str(r["account"]), message(int(r["seq"]), str(r["type"]), json.loads(r["data"])))
-            for r in rows
-        ]
+        self.deferred.put([], rows)
+        return [(r["account"], message(r["seq"], r["type"], r["data"])) for r in rows]
 
     def replay(self, account: str, from_seq: int, limit: int) -> list[dict[str, Any]]:
+        self.deferred.wait()
         query = (
             select(e.c.seq, e.c.type, e.c.data)
             .where(e.c.account == account, e.c.seq >= from_seq)

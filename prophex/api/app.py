@@ -28,7 +28,7 @@ from prophex.api.idempotency import IdempotencyStore
 from prophex.api.inputs import InputPolicy
 from prophex.api.keys import KeyStore
 from prophex.api.ratelimit import RateLimiter
-from prophex.api.records import OrderIndex, now_us, rfc3339
+from prophex.api.records import DeferredWriter, OrderIndex, now_us, rfc3339
 from prophex.api.routers import accounts, admin, feeds, fund, markets, orders, positions, stream
 from prophex.api.routers.common import problems
 from prophex.api.schemas import Health, TimeView
@@ -101,9 +101,10 @@ def _open_context(settings: ApiSettings) -> AppContext:
         keys.prepare()
         read_engine = make_read_engine(settings.database_url)
         history = History(read_engine)
-        orders = OrderIndex(make_db_engine(settings.database_url), read_engine)
+        deferred = DeferredWriter(make_db_engine(settings.database_url))
+        orders = OrderIndex(make_db_engine(settings.database_url), read_engine, deferred)
         orders.catch_up()
-        account_log = AccountLog(make_db_engine(settings.database_url), read_engine)
+        account_log = AccountLog(make_db_engine(settings.database_url), read_engine, deferred)
         account_log.load(orders.get_any)
         idem = IdempotencyStore(make_db_engine(settings.database_url))
         hub = StreamHub(settings.stream_queue_limit)
@@ -135,6 +136,7 @@ def _open_context(settings: ApiSettings) -> AppContext:
 
 
 def _close_context(ctx: AppContext) -> None:
+    ctx.orders.deferred.close()
     ctx.history.close()
     ctx.orders.dispose()
     ctx.account_log.dispose()

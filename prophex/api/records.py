@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from prophex.money import format_usd
 log = logging.getLogger("prophex.api.records")
 o = schema.api_orders
 ORDER_KINDS = ("open", "close")
+RECENT_ORDERS = 10_000
 
 
 def order_id(command_seq: int) -> str:
@@ -181,13 +183,93 @@ def _row(body: dict[str, Any], wall_time_us: int) -> dict[str, Any]:
     }
 
 
-class OrderIndex:
-    """Writes (from the block writer thread) and reads of ``api_orders``."""
+class DeferredWriter:
+    """Stores the API's derived rows (orders, account events) off the block writer's path.
 
-    def __init__(self, engine: Engine, read_engine: Engine) -> None:
+    The block writer renders and numbers rows while it holds the sequencer's lock, hands them
+    here and answers its requests; this thread writes everything queued in one SQL transaction.
+    The rows are derived from the journal, so losing queued rows in a crash loses nothing
+    (start-up catches up). Readers call :meth:`wait` first, which returns once every block
+    handed over before the call is stored: a bot always reads its own acknowledged orders.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[tuple[int, list[Any], list[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._cond = threading.Condition()
+        self.submitted = 0
+        self.flushed = 0
+        self._thread = threading.Thread(target=self._run, name="api-index-writer", daemon=True)
+        self._thread.start()
+
+    def put(
+        self, order_rows: list[tuple[dict[str, Any], int]], event_rows: list[dict[str, Any]]
+    ) -> None:
+        """Queue (order body, wall time) pairs and account-event rows (``data`` still a dict)."""
+        if not order_rows and not event_rows:
+            return
+        with self._cond:
+            self.submitted += 1
+            ticket = self.submitted
+        self._queue.put((ticket, order_rows, event_rows))
+
+    def wait(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            target = self.submitted
+            self._cond.wait_for(lambda: self.flushed >= target, timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            orders = [_row(body, wall) for _, rows, _ in batch for body, wall in rows]
+            events = [
+                {**row, "data": json.dumps(row["data"], separators=(",", ":"))}
+                for _, _, rows in batch
+                for row in rows
+            ]
+            try:
+                with self._engine.begin() as conn:
+                    if orders:
+                        conn.execute(o.insert(), orders)
+                    if events:
+                        conn.execute(schema.api_account_events.insert(), events)
+            except Exception:
+                log.exception("could not store %d orders and %d events", len(orders), len(events))
+            with self._cond:
+                self.flushed = batch[-1][0]
+                self._cond.notify_all()
+            if stop:
+                return
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._engine.dispose()
+
+
+class OrderIndex:
+    """Renders orders (block writer thread) and reads ``api_orders``."""
+
+    def __init__(self, engine: Engine, read_engine: Engine, deferred: DeferredWriter) -> None:
         self._engine = engine
         self._read = read_engine
-        self._mutex = threading.Lock()
+        self.deferred = deferred
+        self.recent: dict[int, dict[str, Any]] = {}
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -240,12 +322,14 @@ class OrderIndex:
     def record(
         self, executed: Sequence[tuple[Command, Receipt, int]], wall_time_us: int
     ) -> dict[int, dict[str, Any]]:
-        """Render and store the orders of one committed block; returns them by command_seq.
-
-        A failed insert is logged, not raised: the block is committed, the answers are still
-        correct, and the next start-up's :meth:`catch_up` fills the gap."""
+        """Render the orders of one committed block and hand them to the deferred writer;
+        returns them by command_seq. A failed insert is logged, not raised: the block is
+        committed, the answers are still correct, and start-up's :meth:`catch_up` fills the
+        gap."""
         bodies: dict[int, dict[str, Any]] = {}
         for command, receipt, sim_time in executed:
+            if receipt.kind not in ORDER_KINDS:
+                continue
             txns = [(t.seq, t.kind, t.data) for t in receipt.transactions]
             body = render_order(
                 to_dict(command), receipt.command_seq, receipt.result, txns, sim_time, wall_time_us
@@ -253,20 +337,27 @@ class OrderIndex:
             if body is not None:
                 bodies[receipt.command_seq] = body
         if bodies:
-            try:
-                with self._mutex, self._engine.begin() as conn:
-                    conn.execute(o.insert(), [_row(b, wall_time_us) for b in bodies.values()])
-            except Exception:
-                log.exception("could not index %d orders (catch-up at next start)", len(bodies))
+            self.remember(bodies)
+            self.deferred.put([(b, wall_time_us) for b in bodies.values()], [])
         return bodies
+
+    def remember(self, bodies: dict[int, dict[str, Any]]) -> None:
+        """Keep the latest orders in memory for duplicate replies (bounded)."""
+        self.recent.update(bodies)
+        while len(self.recent) > RECENT_ORDERS:
+            del self.recent[next(iter(self.recent))]
 
     # ------------------------------------------------------------------ reads
 
     def _bodies(self, query: Any) -> list[dict[str, Any]]:
+        self.deferred.wait()
         with self._read.connect() as conn:
             return [json.loads(r.body) for r in conn.execute(query).all()]
 
     def get(self, account: str, command_seq: int) -> dict[str, Any] | None:
+        cached = self.recent.get(command_seq)
+        if cached is not None:
+            return cached if cached["account"] == account else None
         found = self._bodies(
             select(o.c.body).where(o.c.command_seq == command_seq, o.c.account == account)
         )
@@ -327,6 +418,7 @@ class OrderIndex:
         """command_seq -> client_order_id of the orders among ``command_seqs``."""
         if not command_seqs:
             return {}
+        self.deferred.wait()
         query = select(o.c.command_seq, o.c.client_order_id).where(
             o.c.command_seq.in_(sorted(set(command_seqs)))
         )

@@ -101,7 +101,10 @@ def _open_context(settings: ApiSettings) -> AppContext:
         keys.prepare()
         read_engine = make_read_engine(settings.database_url)
         history = History(read_engine)
-        deferred = DeferredWriter(make_db_engine(settings.database_url))
+        sqlite = settings.database_url.startswith("sqlite")
+        deferred = DeferredWriter(
+            make_db_engine(settings.database_url), sequencer.reading if sqlite else None
+        )
         orders = OrderIndex(make_db_engine(settings.database_url), read_engine, deferred)
         orders.catch_up()
         account_log = AccountLog(make_db_engine(settings.database_url), read_engine, deferred)

@@ -10,7 +10,7 @@ implementation of the order path and nothing to keep in parity:
   (which runs first and leaves the parsed document in the scope); the model is the route's
   :class:`schemas.OrderRequest` and refusals go through :func:`errors.validation_problem`;
 * the order itself, idempotency included: :func:`routers.orders.order_answer`;
-* problem+json and its headers: :func:`errors.problem_response` / :func:`errors.problem_headers`.
+* problem+json body and headers: :func:`errors.problem_body` / :func:`errors.problem_headers`.
 
 The FastAPI route stays as the documented contract (OpenAPI) and serves the same code when the
 fast path is turned off (``PROPHEX_ORDER_FAST_PATH=0``).
@@ -18,6 +18,7 @@ fast path is turned off (``PROPHEX_ORDER_FAST_PATH=0``).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -27,15 +28,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from prophex.api.deps import AppContext, authenticate
 from prophex.api.errors import (
+    PROBLEM_MEDIA_TYPE,
     InternalError,
     ValidationFailed,
+    problem_body,
     problem_headers,
-    problem_response,
+    quota_headers,
     validation_problem,
 )
-from prophex.api.idempotency import check_key
+from prophex.api.idempotency import REPLAYED_HEADER, check_key
 from prophex.api.inputs import SCOPE_KEY
-from prophex.api.routers.orders import json_answer, order_answer
+from prophex.api.routers.orders import order_answer
 from prophex.api.schemas import OrderRequest
 from prophex.errors import ProphexError
 
@@ -63,13 +66,42 @@ class OrderFastPath:
             idem = None if key is None else check_key(key.decode("latin-1"))
             body = _model(scope)
             status, payload, replayed = await order_answer(ctx, caller, body, idem)
-            response = json_answer(status, payload, replayed, quota)
+            headers_out = quota_headers(quota)
+            if replayed:
+                headers_out[REPLAYED_HEADER] = "true"
+            media = b"application/json"
         except ProphexError as error:
-            response = problem_response(error, PATH, problem_headers(error, quota))
+            status, payload, media = error.status, _problem(error), PROBLEM
+            headers_out = problem_headers(error, quota)
         except Exception:
             log.exception("unexpected error on POST %s", PATH)
-            response = problem_response(InternalError("internal error"), PATH)
-        await response(scope, receive, send)
+            internal = InternalError("internal error")
+            status, payload, media, headers_out = internal.status, _problem(internal), PROBLEM, {}
+        await _send(send, status, media, payload, headers_out)
+
+
+PROBLEM = PROBLEM_MEDIA_TYPE.encode()
+
+
+def _problem(error: ProphexError) -> bytes:
+    return json.dumps(problem_body(error, PATH), separators=(",", ":")).encode()
+
+
+async def _send(
+    send: Send, status: int, media: bytes, payload: bytes, headers: dict[str, str]
+) -> None:
+    """The same bytes and headers ``problem_response``/``json_answer`` produce, sent directly
+    (a Starlette ``Response`` object costs more than the rest of the transport)."""
+    raw = [
+        (b"content-length", str(len(payload)).encode()),
+        (b"content-type", media),
+        *(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

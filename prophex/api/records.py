@@ -18,7 +18,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,8 +194,11 @@ class DeferredWriter:
     handed over before the call is stored: a bot always reads its own acknowledged orders.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, exclusive: Callable[[], AbstractContextManager[Any]] | None = None
+    ) -> None:
         self._engine = engine
+        self._exclusive = exclusive if exclusive is not None else nullcontext
         self._queue: queue.SimpleQueue[tuple[int, list[Any], list[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -243,7 +247,10 @@ class DeferredWriter:
                 for row in rows
             ]
             try:
-                with self._engine.begin() as conn:
+                # On SQLite the write lock is one per file: taking the sequencer's lock first
+                # means a block commit never meets this transaction (and SQLite's busy handler,
+                # which sleeps in growing steps, never runs).
+                with self._exclusive(), self._engine.begin() as conn:
                     if orders:
                         conn.execute(o.insert(), orders)
                     if events:

@@ -36,6 +36,11 @@ log = logging.getLogger("prophex.api.records")
 o = schema.api_orders
 ORDER_KINDS = ("open", "close")
 RECENT_ORDERS = 10_000
+COALESCE_SECONDS = 0.01
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def order_id(command_seq: int) -> str:
@@ -205,6 +210,12 @@ class DeferredWriter:
         self._cond = threading.Condition()
         self.submitted = 0
         self.flushed = 0
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = {
+            table.name: f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
+            f"VALUES ({', '.join(mark for _ in table.columns)})"
+            for table in (o, schema.api_account_events)
+        }
         self._thread = threading.Thread(target=self._run, name="api-index-writer", daemon=True)
         self._thread.start()
 
@@ -229,6 +240,7 @@ class DeferredWriter:
             item = self._queue.get()
             if item is None:
                 return
+            time.sleep(COALESCE_SECONDS)  # let a few blocks accumulate: one transaction for all
             batch = [item]
             stop = False
             while True:
@@ -240,11 +252,13 @@ class DeferredWriter:
                     stop = True
                     break
                 batch.append(more)
-            orders = [_row(body, wall) for _, rows, _ in batch for body, wall in rows]
+            orders = [
+                tuple(_row(body, wall).values()) for _, rows, _ in batch for body, wall in rows
+            ]
             events = [
-                {**row, "data": json.dumps(row["data"], separators=(",", ":"))}
+                (r["account"], r["seq"], r["txn_seq"], r["type"], _dumps(r["data"]))
                 for _, _, rows in batch
-                for row in rows
+                for r in rows
             ]
             try:
                 # On SQLite the write lock is one per file: taking the sequencer's lock first
@@ -252,9 +266,9 @@ class DeferredWriter:
                 # which sleeps in growing steps, never runs).
                 with self._exclusive(), self._engine.begin() as conn:
                     if orders:
-                        conn.execute(o.insert(), orders)
+                        conn.exec_driver_sql(self._sql[o.name], orders)
                     if events:
-                        conn.execute(schema.api_account_events.insert(), events)
+                        conn.exec_driver_sql(self._sql["api_account_events"], events)
             except Exception:
                 log.exception("could not store %d orders and %d events", len(orders), len(events))
             with self._cond:

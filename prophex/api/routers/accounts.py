@@ -92,7 +92,11 @@ async def deposit(
     body: s.AmountRequest,
     idempotency_key: IdemKey = None,
 ) -> Response:
-    """Credit simulated collateral to the wallet (scope ``trade``)."""
+    """Credit simulated collateral to the wallet (scope ``trade``).
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
     return await _move(ctx, caller, request, "deposit", body, idempotency_key)
 
 
@@ -110,7 +114,11 @@ async def withdraw(
     idempotency_key: IdemKey = None,
 ) -> Response:
     """Take free collateral out (scope ``withdraw``; INSUFFICIENT_BALANCE names required vs
-    available)."""
+    available).
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
     return await _move(ctx, caller, request, "withdraw", body, idempotency_key)
 
 
@@ -220,7 +228,11 @@ async def create_key(
     idempotency_key: IdemKey = None,
 ) -> Response:
     """Issue another key for this account (e.g. a read-only one for a dashboard), shown once.
-    Needs scope ``trade``; the new key's scopes must be among the creating key's."""
+    Needs scope ``trade``; the new key's scopes must be among the creating key's.
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
     wanted = frozenset(body.scopes)
     missing = sorted(wanted - caller.scopes)
     if missing:

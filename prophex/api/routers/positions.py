@@ -90,7 +90,11 @@ async def close_position(
     idempotency_key: IdemKey = None,
 ) -> Response:
     """Close all (no ``notional``) or part of a position at the curve-average exit price.
-    The answer is the close's ``Order`` (as ``GET /v1/orders/{order_id}`` returns it)."""
+    The answer is the close's ``Order`` (as ``GET /v1/orders/{order_id}`` returns it).
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
     fingerprint = {"route": "close_position", "position_id": position_id, **body.model_dump()}
 
     async def action() -> tuple[int, bytes]:
@@ -124,7 +128,11 @@ async def add_margin(
     body: s.AmountRequest,
     idempotency_key: IdemKey = None,
 ) -> Response:
-    """Move collateral from the wallet into the position, lowering its liquidation price."""
+    """Move collateral from the wallet into the position, lowering its liquidation price.
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
     fingerprint = {"route": "add_margin", "position_id": position_id, **body.model_dump()}
 
     async def action() -> tuple[int, bytes]:

@@ -17,18 +17,22 @@ import anyio
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from prophex.api.accountlog import AccountLog
 from prophex.api.batching import BlockResult, BlockWriter
-from prophex.api.deps import AppContext, Ctx, reject_unknown_query
+from prophex.api.deps import AppContext, Ctx, Public, reject_unknown_query
 from prophex.api.errors import PayloadTooLarge, install_error_handlers, problem_response
 from prophex.api.fastpath import OrderFastPath
 from prophex.api.history import History, make_read_engine
 from prophex.api.hub import StreamHub
+from prophex.api.idempotency import IdempotencyStore
+from prophex.api.inputs import InputPolicy
 from prophex.api.keys import KeyStore
 from prophex.api.ratelimit import RateLimiter
+from prophex.api.records import DeferredWriter, OrderIndex, now_us, rfc3339
 from prophex.api.routers import accounts, admin, feeds, fund, markets, orders, positions, stream
 from prophex.api.routers import portfolio as portfolio_routes
 from prophex.api.routers.common import problems
-from prophex.api.schemas import Health
+from prophex.api.schemas import Health, TimeView
 from prophex.api.settings import ApiSettings
 from prophex.api.views import market_view
 from prophex.chain.sequencer import Sequencer
@@ -97,7 +101,17 @@ def _open_context(settings: ApiSettings) -> AppContext:
     try:
         keys = KeyStore(make_db_engine(settings.database_url))
         keys.prepare()
-        history = History(make_read_engine(settings.database_url))
+        read_engine = make_read_engine(settings.database_url)
+        history = History(read_engine)
+        sqlite = settings.database_url.startswith("sqlite")
+        deferred = DeferredWriter(
+            make_db_engine(settings.database_url), sequencer.reading if sqlite else None
+        )
+        orders = OrderIndex(make_db_engine(settings.database_url), read_engine, deferred)
+        orders.catch_up()
+        account_log = AccountLog(make_db_engine(settings.database_url), read_engine, deferred)
+        account_log.load(orders.get_any)
+        idem = IdempotencyStore(make_db_engine(settings.database_url))
         hub = StreamHub(settings.stream_queue_limit)
         exchange = sequencer.exchange
         hub.load(
@@ -110,14 +124,28 @@ def _open_context(settings: ApiSettings) -> AppContext:
 
     def on_block(result: BlockResult) -> None:
         hub.publish(result.txns, result.views)
+        hub.publish_account(result.account_events)
 
-    writer = BlockWriter(sequencer, on_block, settings.block_max_commands, settings.block_wait_ms)
+    writer = BlockWriter(
+        sequencer,
+        on_block,
+        settings.block_max_commands,
+        settings.block_wait_ms,
+        orders,
+        account_log,
+    )
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    return AppContext(settings, sequencer, writer, hub, keys, limiter, history)
+    return AppContext(
+        settings, sequencer, writer, hub, keys, limiter, history, orders, idem, account_log
+    )
 
 
 def _close_context(ctx: AppContext) -> None:
+    ctx.orders.deferred.close()
     ctx.history.close()
+    ctx.orders.dispose()
+    ctx.account_log.dispose()
+    ctx.idem.dispose()
     ctx.keys.dispose()
     ctx.sequencer.close()
 
@@ -170,18 +198,42 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         tags=["meta"],
     )
     def health(ctx: Ctx) -> Health:
+        """Liveness and the stored position of the journal (block height read from the
+        database, so it survives restarts)."""
+        height = ctx.history.block_height()
         with ctx.read() as exchange:
             state = exchange.state
             return Health(
                 status="ok",
                 command_seq=state.command_seq,
-                block_height=ctx.sequencer.blocks_written,
+                block_height=height,
                 time=state.time,
+                sim_time=state.time,
+                wall_time=rfc3339(now_us()),
             )
 
-    app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    @app.get(
+        "/v1/time",
+        operation_id="get_time",
+        response_model=TimeView,
+        responses=problems(),
+        tags=["meta"],
+        dependencies=[Public],
+    )
+    def server_time(ctx: Ctx) -> TimeView:
+        """Both clocks. ``sim_time`` (seconds) is the simulated clock: it only moves when the
+        operator advances it, and it drives funding and every epoch. ``wall_time`` is the
+        server's UTC clock, which stamps commits and API keys."""
+        height = ctx.history.block_height()
+        with ctx.read() as exchange:
+            sim = exchange.state.time
+        return TimeView(sim_time=sim, wall_time=rfc3339(now_us()), block_height=height)
+
+    # Outermost first on the way in: BodyLimit -> InputPolicy -> (order fast path) -> FastAPI.
     if chosen.order_fast_path:
-        app.add_middleware(OrderFastPath, fastapi_app=app, limit=chosen.max_body_bytes)
+        app.add_middleware(OrderFastPath, fastapi_app=app)
+    app.add_middleware(InputPolicy)
+    app.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     return app
 
 

@@ -18,12 +18,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
+from prophex.api.accountlog import AccountLog
 from prophex.api.errors import WriteUnavailable
+from prophex.api.history import order_id_of
 from prophex.api.hub import PublishedTxn, txn_market
+from prophex.api.records import OrderIndex, now_us
 from prophex.api.views import market_view
 from prophex.chain.sequencer import Outcome, Sequencer
 from prophex.engine.commands import Command
@@ -33,10 +36,13 @@ from prophex.errors import ProphexError
 log = logging.getLogger("prophex.api.writer")
 
 
+Answer = tuple[Outcome, dict[str, Any] | None]
+
+
 @dataclass(slots=True)
 class _Pending:
     command: Command
-    future: asyncio.Future[Outcome]
+    future: asyncio.Future[Answer]
 
 
 @dataclass(slots=True)
@@ -44,6 +50,10 @@ class BlockResult:
     outcomes: list[Outcome]
     txns: list[PublishedTxn]
     views: dict[str, dict[str, Any]]
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    wall_time_us: int = 0
+    receipts: list[tuple[Receipt, int]] = field(default_factory=list)
+    account_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 OnBlock = Callable[[BlockResult], None]
@@ -51,9 +61,17 @@ OnBlock = Callable[[BlockResult], None]
 
 class BlockWriter:
     def __init__(
-        self, sequencer: Sequencer, on_block: OnBlock, max_commands: int, wait_ms: float
+        self,
+        sequencer: Sequencer,
+        on_block: OnBlock,
+        max_commands: int,
+        wait_ms: float,
+        orders: OrderIndex | None = None,
+        account_log: AccountLog | None = None,
     ) -> None:
         self.sequencer = sequencer
+        self.orders = orders
+        self.account_log = account_log
         self.on_block = on_block
         self.max_commands = max_commands
         self.wait_seconds = wait_ms / 1000
@@ -75,12 +93,17 @@ class BlockWriter:
 
     async def submit(self, command: Command) -> Receipt:
         """Queue one command and wait for its committed receipt (or raise its typed error)."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        return (await self.submit_order(command))[0]
+
+    async def submit_order(self, command: Command) -> tuple[Receipt, dict[str, Any] | None]:
+        """Like :meth:`submit`, also returning the rendered ``Order`` of an executed order
+        (None for other commands and for duplicates)."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         await self.queue.put(_Pending(command, future))
-        outcome = await asyncio.shield(future)
+        outcome, body = await asyncio.shield(future)
         if isinstance(outcome, ProphexError):
             raise outcome
-        return outcome
+        return outcome, body
 
     async def _next_batch(self) -> list[_Pending]:
         batch = [await self.queue.get()]
@@ -104,32 +127,46 @@ class BlockWriter:
                 failure = WriteUnavailable("the block could not be committed; retry the request")
                 for item in batch:
                     if not item.future.done():
-                        item.future.set_result(failure)
+                        item.future.set_result((failure, None))
                 continue
             self.blocks += 1
             self.commands += len(commands)
             self.on_block(result)
             for item, outcome in zip(batch, result.outcomes, strict=True):
                 if not item.future.done():
-                    item.future.set_result(outcome)
+                    body = None
+                    if isinstance(outcome, Receipt) and not outcome.duplicate:
+                        body = result.orders.get(outcome.command_seq)
+                    item.future.set_result((outcome, body))
 
     def _execute(self, commands: list[Command]) -> BlockResult:
-        """Runs in a worker thread. Only this writer executes commands, so the state is stable
-        between ``execute`` returning and the views being built here."""
+        """Runs in a worker thread, holding the sequencer's (re-entrant) lock from the commit
+        until the block's orders and account events are numbered and stored, so a reader that
+        takes the lock sees state and account sequence numbers of the same block."""
+        with self.sequencer.reading():
+            return self._execute_locked(commands)
+
+    def _execute_locked(self, commands: list[Command]) -> BlockResult:
         started = perf_counter()
         sequencer = self.sequencer
         time = sequencer.state.time
         outcomes = sequencer.execute(commands)
+        wall = now_us()
         self.execute_seconds += perf_counter() - started
         txns: list[PublishedTxn] = []
         touched: set[str] = set()
-        for outcome in outcomes:
-            if not isinstance(outcome, Receipt):
+        executed: list[tuple[Command, Receipt, int]] = []
+        receipts: list[tuple[Receipt, int]] = []
+        for command, outcome in zip(commands, outcomes, strict=True):
+            if not isinstance(outcome, Receipt) or outcome.duplicate:
                 continue
-            if outcome.kind == "advance_clock" and not outcome.duplicate:
+            if outcome.kind == "advance_clock":
                 time = int(outcome.result["time"])
+            executed.append((command, outcome, time))
+            receipts.append((outcome, time))
+            oid = order_id_of(outcome.command_seq, outcome.kind)
             for txn in outcome.transactions:
-                txns.append(PublishedTxn(txn, time))
+                txns.append(PublishedTxn(txn, time, oid))
                 market = txn_market(txn.data)
                 if market is None and txn.kind == "create_market":
                     market = str(txn.data["market"]["id"])
@@ -141,4 +178,8 @@ class BlockWriter:
             for m in sorted(touched)
             if m in exchange.state.markets
         }
-        return BlockResult(outcomes, txns, views)
+        orders = self.orders.record(executed, wall) if self.orders is not None else {}
+        events = (
+            self.account_log.record(receipts, orders, wall) if self.account_log is not None else []
+        )
+        return BlockResult(outcomes, txns, views, orders, wall, receipts, events)

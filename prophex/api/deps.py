@@ -18,12 +18,21 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from prophex.api.accountlog import AccountLog
 from prophex.api.batching import BlockWriter
-from prophex.api.errors import Forbidden, Unauthorized, ValidationFailed, rate_limited
+from prophex.api.errors import (
+    Forbidden,
+    ScopeRequired,
+    Unauthorized,
+    ValidationFailed,
+    rate_limited,
+)
 from prophex.api.history import History
 from prophex.api.hub import StreamHub
-from prophex.api.keys import KeyStore, admin_matches
+from prophex.api.idempotency import IdempotencyStore
+from prophex.api.keys import ALL_SCOPES, SCOPES, KeyRecord, KeyStore, admin_matches
 from prophex.api.ratelimit import RateLimiter
+from prophex.api.records import OrderIndex
 from prophex.api.settings import ApiSettings
 from prophex.chain.sequencer import Sequencer
 from prophex.engine.exchange import Exchange
@@ -40,6 +49,9 @@ class AppContext:
     keys: KeyStore
     limiter: RateLimiter
     history: History
+    orders: OrderIndex
+    idem: IdempotencyStore
+    account_log: AccountLog
 
     @contextmanager
     def read(self) -> Iterator[Exchange]:
@@ -52,6 +64,7 @@ class AppContext:
 class Caller:
     account: str
     key_id: str
+    scopes: frozenset[str] = ALL_SCOPES
 
 
 async def context(request: Request) -> AppContext:
@@ -62,30 +75,65 @@ async def context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(context)]
 
 
-def _charge(ctx: AppContext, identity: str, request: Request, response: Response) -> None:
+def charge(ctx: AppContext, identity: str) -> tuple[int, int]:
+    """Take one token for ``identity``; the (limit, remaining) quota, or the typed 429."""
     decision = ctx.limiter.take(identity)
-    request.state.rate_limit = (decision.limit, decision.remaining)
     if not decision.allowed:
         raise rate_limited(ctx.limiter, decision)
-    response.headers["X-RateLimit-Limit"] = str(decision.limit)
-    response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+    return decision.limit, decision.remaining
 
 
-async def trader(
-    ctx: Ctx,
-    request: Request,
-    response: Response,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Caller:
-    if credentials is None or not credentials.credentials:
+def _charge(ctx: AppContext, identity: str, request: Request, response: Response) -> None:
+    limit, remaining = charge(ctx, identity)
+    request.state.rate_limit = (limit, remaining)
+    response.headers["X-RateLimit-Limit"] = str(limit)
+    response.headers["X-RateLimit-Remaining"] = str(remaining)
+
+
+def identify(ctx: AppContext, token: str | None) -> KeyRecord:
+    """The live key record of a bearer ``token`` (401 unknown/revoked, 403 the admin key)."""
+    if not token:
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
-    record = ctx.keys.authenticate(credentials.credentials)
+    record = ctx.keys.authenticate(token)
     if record is None:
-        if admin_matches(credentials.credentials, ctx.settings.admin_key):
+        if admin_matches(token, ctx.settings.admin_key):
             raise Forbidden("the admin key cannot trade; create an account")
         raise Unauthorized("unknown or revoked API key")
-    _charge(ctx, "key:" + record.key_id, request, response)
-    return Caller(record.account, record.key_id)
+    return record
+
+
+def check_scope(record: KeyRecord, scope: str) -> Caller:
+    """The caller, if the key holds ``scope``; otherwise 403 ``SCOPE_REQUIRED``."""
+    if scope not in record.scopes:
+        raise ScopeRequired(
+            f"this key lacks the {scope!r} scope",
+            required_scope=scope,
+            key_scopes=[s for s in SCOPES if s in record.scopes],
+        )
+    return Caller(record.account, record.key_id, record.scopes)
+
+
+def authenticate(ctx: AppContext, token: str | None, scope: str) -> tuple[Caller, tuple[int, int]]:
+    """The one authentication path of every account route (FastAPI dependency and the order
+    fast path): key -> rate limit (charged per key, also on refusals) -> scope."""
+    record = identify(ctx, token)
+    quota = charge(ctx, "key:" + record.key_id)
+    return check_scope(record, scope), quota
+
+
+def _scoped(scope: str) -> Any:
+    async def dependency(
+        ctx: Ctx,
+        request: Request,
+        response: Response,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
+        token = None if credentials is None else credentials.credentials
+        record = identify(ctx, token)
+        _charge(ctx, "key:" + record.key_id, request, response)
+        return check_scope(record, scope)
+
+    return dependency
 
 
 async def admin(
@@ -110,7 +158,9 @@ async def anonymous(ctx: Ctx, request: Request, response: Response) -> None:
     _charge(ctx, "ip:" + host, request, response)
 
 
-Trader = Annotated[Caller, Depends(trader)]
+Reader = Annotated[Caller, Depends(_scoped("read"))]
+Trader = Annotated[Caller, Depends(_scoped("trade"))]
+Withdrawer = Annotated[Caller, Depends(_scoped("withdraw"))]
 Admin = Depends(admin)
 Public = Depends(anonymous)
 

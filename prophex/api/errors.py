@@ -56,6 +56,30 @@ class MalformedRequest(ProphexError):
     title = "Request body is not valid JSON"
 
 
+class UnsupportedMediaType(ProphexError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    title = "Request bodies must be application/json"
+
+
+class InvalidCursor(ProphexError):
+    code = "INVALID_CURSOR"
+    status = 422
+    title = "The pagination cursor is not one this endpoint issued"
+
+
+class ScopeRequired(ProphexError):
+    code = "SCOPE_REQUIRED"
+    status = 403
+    title = "This key lacks the scope this endpoint needs"
+
+
+class IdempotencyKeyReused(ProphexError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 409
+    title = "This Idempotency-Key was used for a different request"
+
+
 class ValidationFailed(ProphexError):
     code = "VALIDATION_ERROR"
     status = 422
@@ -143,18 +167,26 @@ def _rate_headers(error: ProphexError) -> dict[str, str]:
     return headers
 
 
-def _quota_headers(request: Request) -> dict[str, str]:
-    """The caller's remaining quota, also on refusals (set by the auth dependency)."""
-    quota = getattr(request.state, "rate_limit", None)
+def quota_headers(quota: tuple[int, int] | None) -> dict[str, str]:
     if quota is None:
         return {}
     return {"X-RateLimit-Limit": str(quota[0]), "X-RateLimit-Remaining": str(quota[1])}
 
 
+def _quota_headers(request: Request) -> dict[str, str]:
+    """The caller's remaining quota, also on refusals (set by the auth dependency)."""
+    return quota_headers(getattr(request.state, "rate_limit", None))
+
+
+def problem_headers(error: ProphexError, quota: tuple[int, int] | None) -> dict[str, str]:
+    """Headers of a problem answer: the caller's quota, then the error's own (429, 401)."""
+    return quota_headers(quota) | _rate_headers(error)
+
+
 async def _on_prophex_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ProphexError):  # survives python -O (issue 8)
         raise exc
-    headers = _quota_headers(request) | _rate_headers(exc)
+    headers = problem_headers(exc, getattr(request.state, "rate_limit", None))
     return problem_response(exc, request.url.path, headers)
 
 
@@ -195,6 +227,8 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
         allowed = ", ".join(allowed_methods(request))
         return problem_response(error, request.url.path, {"Allow": allowed})
+    elif exc.status_code == 400:
+        error = MalformedRequest(str(exc.detail))
     else:
         error = ProphexError(str(exc.detail))
         return problem_response(

@@ -1,11 +1,19 @@
-"""A lean ASGI path for ``POST /v1/orders``, the one route whose throughput matters.
+"""The ASGI transport of ``POST /v1/orders``, the one route whose throughput matters.
 
-FastAPI's routing and dependency resolution cost more per request than the whole engine does
-per order; at thousands of orders per second on one core that overhead decides the result. This
-middleware answers ``POST /v1/orders`` itself with exactly the same steps and outcomes as the
-documented route (same auth, rate limit, body limit, request model, engine parser, block writer,
-response model and problem+json errors): both call :func:`routers.orders.execute_order`. The
-FastAPI route stays for the OpenAPI document and as the reference the tests compare against.
+FastAPI's routing and dependency resolution cost more per request than the engine does per
+order, so this middleware answers ``POST /v1/orders`` without them. It is transport only: the
+steps are the shared functions the FastAPI route and every other route use, so there is one
+implementation of the order path and nothing to keep in parity:
+
+* authentication, rate limit and scope: :func:`deps.authenticate`;
+* body: content type, strict JSON and depth already enforced by :class:`inputs.InputPolicy`
+  (which runs first and leaves the parsed document in the scope); the model is the route's
+  :class:`schemas.OrderRequest` and refusals go through :func:`errors.validation_problem`;
+* the order itself, idempotency included: :func:`routers.orders.order_answer`;
+* problem+json body and headers: :func:`errors.problem_body` / :func:`errors.problem_headers`.
+
+The FastAPI route stays as the documented contract (OpenAPI) and serves the same code when the
+fast path is turned off (``PROPHEX_ORDER_FAST_PATH=0``).
 """
 
 from __future__ import annotations
@@ -18,21 +26,19 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from prophex.api.deps import AppContext, Caller
+from prophex.api.deps import AppContext, authenticate
 from prophex.api.errors import (
     PROBLEM_MEDIA_TYPE,
-    Forbidden,
     InternalError,
-    MalformedRequest,
-    PayloadTooLarge,
-    Unauthorized,
     ValidationFailed,
     problem_body,
-    rate_limited,
+    problem_headers,
+    quota_headers,
     validation_problem,
 )
-from prophex.api.keys import admin_matches
-from prophex.api.routers.orders import execute_order
+from prophex.api.idempotency import REPLAYED_HEADER, check_key
+from prophex.api.inputs import SCOPE_KEY
+from prophex.api.routers.orders import order_answer
 from prophex.api.schemas import OrderRequest
 from prophex.errors import ProphexError
 
@@ -41,116 +47,79 @@ PATH = "/v1/orders"
 
 
 class OrderFastPath:
-    def __init__(self, app: ASGIApp, fastapi_app: FastAPI, limit: int) -> None:
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI) -> None:
         self.app = app
         self.fastapi_app = fastapi_app
-        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = []
+        quota: tuple[int, int] | None = None
         try:
             ctx: AppContext = self.fastapi_app.state.ctx
-            caller = self._authenticate(ctx, scope, headers)
+            headers = _headers(scope)
+            caller, quota = authenticate(ctx, _bearer(headers.get(b"authorization")), "trade")
             if scope.get("query_string"):
                 raise ValidationFailed("POST /v1/orders takes no query parameters", field="query")
-            body = await self._body(scope, receive)
-            request = _parse(body)
-            result = await execute_order(ctx, caller, request)
+            key = headers.get(b"idempotency-key")
+            idem = None if key is None else check_key(key.decode("latin-1"))
+            body = _model(scope)
+            status, payload, replayed = await order_answer(ctx, caller, body, idem)
+            headers_out = quota_headers(quota)
+            if replayed:
+                headers_out[REPLAYED_HEADER] = "true"
+            media = b"application/json"
         except ProphexError as error:
-            await self._problem(send, error, headers)
-            return
+            status, payload, media = error.status, _problem(error), PROBLEM
+            headers_out = problem_headers(error, quota)
         except Exception:
             log.exception("unexpected error on POST %s", PATH)
-            await self._problem(send, InternalError("internal error"), headers)
-            return
-        await _send(send, 200, b"application/json", result.model_dump_json().encode(), headers)
-
-    def _authenticate(
-        self, ctx: AppContext, scope: Scope, headers: list[tuple[bytes, bytes]]
-    ) -> Caller:
-        token = ""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, credentials = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    token = credentials.strip()
-        if not token:
-            raise Unauthorized("missing API key: send Authorization: Bearer <key>")
-        record = ctx.keys.authenticate(token)
-        if record is None:
-            if admin_matches(token, ctx.settings.admin_key):
-                raise Forbidden("the admin key cannot trade; create an account")
-            raise Unauthorized("unknown or revoked API key")
-        decision = ctx.limiter.take("key:" + record.key_id)
-        if not decision.allowed:
-            raise rate_limited(ctx.limiter, decision)
-        headers.append((b"x-ratelimit-limit", str(decision.limit).encode()))
-        headers.append((b"x-ratelimit-remaining", str(decision.remaining).encode()))
-        return Caller(record.account, record.key_id)
-
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                raise PayloadTooLarge(f"request body exceeds {self.limit} bytes", limit=self.limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
-
-    async def _problem(
-        self, send: Send, error: ProphexError, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        document: dict[str, Any] = problem_body(error, PATH)
-        extra = list(headers)
-        if "retry_after" in error.details:
-            extra.append((b"retry-after", str(error.details["retry_after"]).encode()))
-        if error.status == 401:
-            extra.append((b"www-authenticate", b"Bearer"))
-        payload = json.dumps(document, separators=(",", ":")).encode()
-        await _send(send, error.status, PROBLEM_MEDIA_TYPE.encode(), payload, extra)
+            internal = InternalError("internal error")
+            status, payload, media, headers_out = internal.status, _problem(internal), PROBLEM, {}
+        await _send(send, status, media, payload, headers_out)
 
 
-def _parse(body: bytes) -> OrderRequest:
-    """Parse in one pass when the body is valid; otherwise redo it the way FastAPI does (JSON
-    first, then the model) so a refusal carries the same messages on both paths."""
-    try:
-        return OrderRequest.model_validate_json(body)
-    except ValidationError:
-        pass
-    if not body:
+PROBLEM = PROBLEM_MEDIA_TYPE.encode()
+
+
+def _problem(error: ProphexError) -> bytes:
+    return json.dumps(problem_body(error, PATH), separators=(",", ":")).encode()
+
+
+async def _send(
+    send: Send, status: int, media: bytes, payload: bytes, headers: dict[str, str]
+) -> None:
+    """The same bytes and headers ``problem_response``/``json_answer`` produce, sent directly
+    (a Starlette ``Response`` object costs more than the rest of the transport)."""
+    raw = [
+        (b"content-length", str(len(payload)).encode()),
+        (b"content-type", media),
+        *(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name: value for name, value in scope["headers"]}
+
+
+def _bearer(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    scheme, _, credentials = value.decode("latin-1").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def _model(scope: Scope) -> OrderRequest:
+    if SCOPE_KEY not in scope:
         raise validation_problem([{"loc": ("body",), "msg": "Field required", "type": "missing"}])
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise MalformedRequest("the request body is not valid JSON") from None
+    document: Any = scope[SCOPE_KEY]
     try:
         return OrderRequest.model_validate(document, from_attributes=True)
     except ValidationError as exc:
         raise validation_problem(list(exc.errors())) from None
-
-
-async def _send(
-    send: Send, status: int, media: bytes, payload: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", media),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

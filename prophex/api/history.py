@@ -9,12 +9,14 @@ the write lock). The journal is append-only, so a cursor is simply the last ``se
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 
+from prophex.api.errors import InvalidCursor
 from prophex.ledger import schema
 from prophex.ledger.store import make_read_engine as make_ledger_read_engine
 
@@ -37,6 +39,25 @@ class TxnRow:
     market: str | None
     time: int
     data: dict[str, Any]
+    command_seq: int = 0
+    command_kind: str = ""
+
+    @property
+    def order_id(self) -> str | None:
+        """``o-<command_seq>`` when an order (open or close) caused this transaction."""
+        return order_id_of(self.command_seq, self.command_kind)
+
+
+def order_id_of(command_seq: int, command_kind: str) -> str | None:
+    return f"o-{command_seq}" if command_kind in ("open", "close") else None
+
+
+_COLS = (t.c.seq, t.c.kind, t.c.market, t.c.sim_time, t.c.data, t.c.command_seq, c.c.kind)
+_JOIN = t.join(c, c.c.seq == t.c.command_seq)
+
+
+def _txn_row(r: Any) -> TxnRow:
+    return TxnRow(r[0], r[1], r[2], r[3], txn_data(r[4]), int(r[5]), str(r[6]))
 
 
 def txn_data(text: str) -> dict[str, Any]:
@@ -46,11 +67,28 @@ def txn_data(text: str) -> dict[str, Any]:
     return inner if isinstance(inner, dict) and "postings" in doc else doc
 
 
+_SEQ_CURSOR = re.compile(r"^[0-9]{1,18}$")
+_PAIR_CURSOR = re.compile(r"^([0-9]{1,18}):([0-9]{1,9})$")
+
+
 def parse_cursor(cursor: str | None) -> int:
-    """Cursors are decimal sequence numbers; anything else starts from the beginning."""
-    if cursor is None or not cursor.isdigit() or len(cursor) > 18:
+    """Cursors are decimal sequence numbers (as issued in ``next_cursor``); no cursor is the
+    beginning and anything else is refused with 422 ``INVALID_CURSOR``."""
+    if cursor is None:
         return 0
+    if not _SEQ_CURSOR.match(cursor):
+        raise InvalidCursor(f"invalid cursor {cursor[:64]!r}", field="cursor")
     return int(cursor)
+
+
+def parse_pair_cursor(cursor: str | None) -> tuple[int, int]:
+    """A ``txn_seq:idx`` cursor (ledger and fund postings); a bare ``txn_seq`` also works."""
+    if cursor is None:
+        return 0, -1
+    match = _PAIR_CURSOR.match(cursor)
+    if match is None:
+        return parse_cursor(cursor), -1
+    return int(match.group(1)), int(match.group(2))
 
 
 class History:
@@ -63,20 +101,19 @@ class History:
     def transactions(
         self, kinds: Sequence[str], market: str | None, after: int, limit: int
     ) -> list[TxnRow]:
-        query = select(t.c.seq, t.c.kind, t.c.market, t.c.sim_time, t.c.data).where(
-            t.c.kind.in_(kinds), t.c.seq > after
-        )
+        query = select(*_COLS).select_from(_JOIN).where(t.c.kind.in_(kinds), t.c.seq > after)
         if market is not None:
             query = query.where(t.c.market == market)
         query = query.order_by(t.c.seq).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_data(r.data)) for r in rows]
+        return [_txn_row(r) for r in rows]
 
     def market_events(self, market: str, from_seq: int, limit: int) -> list[TxnRow]:
         """The market's journalled transactions numbered from 1 (the stream's ``seq``)."""
         query = (
-            select(t.c.seq, t.c.kind, t.c.market, t.c.sim_time, t.c.data)
+            select(*_COLS)
+            .select_from(_JOIN)
             .where(t.c.market == market)
             .order_by(t.c.seq)
             .offset(max(0, from_seq - 1))
@@ -84,7 +121,7 @@ class History:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_data(r.data)) for r in rows]
+        return [_txn_row(r) for r in rows]
 
     def market_counts(self) -> dict[str, int]:
         query = select(t.c.market, func.count()).where(t.c.market.is_not(None)).group_by(t.c.market)
@@ -117,14 +154,23 @@ class History:
 
     def postings(
         self, accounts: Sequence[str], after: tuple[int, int], limit: int
-    ) -> list[tuple[int, int, str, int, str, str | None, int]]:
-        """(txn_seq, idx, account, amount, kind, market, time) after a (seq, idx) cursor."""
+    ) -> list[tuple[int, int, str, int, str, str | None, int, int, str]]:
+        """(txn_seq, idx, account, amount, kind, market, time, command_seq, command kind) after
+        a (seq, idx) cursor."""
         seq, idx = after
         query = (
             select(
-                p.c.txn_seq, p.c.idx, p.c.account, p.c.amount, t.c.kind, t.c.market, t.c.sim_time
+                p.c.txn_seq,
+                p.c.idx,
+                p.c.account,
+                p.c.amount,
+                t.c.kind,
+                t.c.market,
+                t.c.sim_time,
+                t.c.command_seq,
+                c.c.kind,
             )
-            .select_from(p.join(t, t.c.seq == p.c.txn_seq))
+            .select_from(p.join(t, t.c.seq == p.c.txn_seq).join(c, c.c.seq == t.c.command_seq))
             .where(
                 p.c.account.in_(list(accounts)),
                 or_(p.c.txn_seq > seq, and_(p.c.txn_seq == seq, p.c.idx > idx)),

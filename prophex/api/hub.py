@@ -21,6 +21,7 @@ from prophex.engine.events import Transaction
 class PublishedTxn:
     txn: Transaction
     time: int
+    order_id: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -28,6 +29,9 @@ class Subscriber:
     queue: asyncio.Queue[dict[str, Any]]
     markets: set[str] = field(default_factory=set)
     overflowed: bool = False
+    account: str | None = None
+    """Set once the connection authenticated with a key holding ``read``."""
+    account_subscribed: bool = False
 
     def push(self, message: dict[str, Any]) -> None:
         if self.overflowed:
@@ -73,6 +77,18 @@ class StreamHub:
             "data": self.snapshots[market],
         }
 
+    def publish_account(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Fan out one block's account events to the connections subscribed to that account."""
+        if not events:
+            return
+        listening = [s for s in self.subscribers if s.account_subscribed]
+        if not listening:
+            return
+        for account, message in events:
+            for sub in listening:
+                if sub.account == account:
+                    sub.push(message)
+
     def publish(self, txns: list[PublishedTxn], views: dict[str, dict[str, Any]]) -> None:
         """Number and fan out one committed block's market transactions, in journal order."""
         self.snapshots.update(views)
@@ -84,7 +100,9 @@ class StreamHub:
                 continue
             seq = self.seqs.get(market, 0) + 1
             self.seqs[market] = seq
-            message = stream_event(seq, item.txn.seq, item.time, item.txn.kind, item.txn.data)
+            message = stream_event(
+                seq, item.txn.seq, item.time, item.txn.kind, item.txn.data, item.order_id
+            )
             for sub in self.subscribers:
                 if market in sub.markets:
                     sub.push(message)

@@ -23,6 +23,19 @@ from prophex.ledger.schema import api_keys
 from prophex.ledger.store import make_read_engine
 
 KEY_PREFIX = "pxk_"
+SCOPES = ("read", "trade", "withdraw")
+"""What a trading key may do: ``read`` (every GET and the streams), ``trade`` (orders, close,
+add-margin, deposit, quote, key management) and ``withdraw``. Keys stored before scopes
+existed (``scopes`` NULL) hold all three."""
+ALL_SCOPES = frozenset(SCOPES)
+
+
+def _scopes_text(scopes: frozenset[str]) -> str:
+    return ",".join(s for s in SCOPES if s in scopes)
+
+
+def _scopes_of(text: str | None) -> frozenset[str]:
+    return ALL_SCOPES if text is None else frozenset(s for s in text.split(",") if s)
 
 
 def hash_key(token: str) -> str:
@@ -45,6 +58,7 @@ class KeyRecord:
     label: str
     created_at: int
     revoked_at: int | None
+    scopes: frozenset[str] = ALL_SCOPES
 
 
 class KeyStore:
@@ -68,17 +82,24 @@ class KeyStore:
             with reader.connect() as conn:
                 for row in conn.execute(select(api_keys)):
                     self._by_hash[row.key_hash] = KeyRecord(
-                        row.key_id, row.account, row.label, row.created_at, row.revoked_at
+                        row.key_id,
+                        row.account,
+                        row.label,
+                        row.created_at,
+                        row.revoked_at,
+                        _scopes_of(row.scopes),
                     )
         finally:
             if reader is not self._engine:
                 reader.dispose()
 
-    def create(self, account: str, label: str) -> tuple[str, KeyRecord]:
+    def create(
+        self, account: str, label: str, scopes: frozenset[str] = ALL_SCOPES
+    ) -> tuple[str, KeyRecord]:
         """Issue a key for ``account``; returns the token (shown once) and its record."""
         token = new_token()
         digest = hash_key(token)
-        record = KeyRecord(digest[:16], account, label, int(time.time()), None)
+        record = KeyRecord(digest[:16], account, label, int(time.time()), None, scopes)
         with self._engine.begin() as conn:
             conn.execute(
                 api_keys.insert(),
@@ -90,6 +111,7 @@ class KeyStore:
                         "label": label,
                         "created_at": record.created_at,
                         "revoked_at": None,
+                        "scopes": _scopes_text(scopes),
                     }
                 ],
             )
@@ -134,7 +156,9 @@ class KeyStore:
             conn.execute(
                 update(api_keys).where(api_keys.c.key_hash == digest).values(revoked_at=now)
             )
-        revoked = KeyRecord(record.key_id, record.account, record.label, record.created_at, now)
+        revoked = KeyRecord(
+            record.key_id, record.account, record.label, record.created_at, now, record.scopes
+        )
         with self._mutex:
             self._by_hash[digest] = revoked
         return revoked

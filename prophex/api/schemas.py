@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-USD_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,6})?$"
+_FRACTION_NONZERO = (
+    "(?:[1-9][0-9]{0,5}|0[1-9][0-9]{0,4}|00[1-9][0-9]{0,3}|000[1-9][0-9]{0,2}|0000[1-9][0-9]?"
+    "|00000[1-9])"
+)
+USD_PATTERN = (
+    r"^(?:[1-9][0-9]{0,8}(\.[0-9]{1,6})?|0\." + _FRACTION_NONZERO + r"|1000000000(\.0{1,6})?)$"
+)
+"""A positive USD amount, at most 1,000,000,000 (the engine's ``MAX_AMOUNT``), at most six
+decimals, no leading zeros: exactly the amounts every request field accepts."""
 PRICE_PATTERN = r"^0?\.[0-9]{1,6}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -34,7 +42,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, examples=["btc-100k-2026"])]
 Leverage = Annotated[
     str,
     Field(
-        pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$",
+        pattern=r"^[1-9][0-9]{0,2}(\.[0-9]{1,2})?$",
         description='leverage, e.g. "3" or "2.5"',
         examples=["3"],
     ),
@@ -50,7 +58,10 @@ PriceOut = Annotated[str, Field(description="price with 6 decimals", examples=["
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: unknown fields refused, and no coercion (``0`` is not ``false``, ``"1"`` is
+    not ``1``), so the OpenAPI types are exactly what the server accepts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ---------------------------------------------------------------- problems
@@ -81,25 +92,39 @@ class AccountCreated(BaseModel):
     api_key: str = Field(description="shown once; only its hash is stored")
     key_id: str
     label: str
-    created_at: int
+    created_at: int = Field(description="wall clock, Unix seconds")
+    scopes: list[Scope] = Field(description="the first key holds every scope")
+
+
+Scope = Literal["read", "trade", "withdraw"]
+
+
+def _default_scopes() -> list[Scope]:
+    return ["read", "trade"]
 
 
 class KeyCreate(Request):
     label: Annotated[str, Field(max_length=64)] = ""
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)] = Field(
+        default_factory=_default_scopes,
+        description="what the key may do; at most the scopes of the key creating it",
+    )
 
 
 class KeyCreated(BaseModel):
     key_id: str
     api_key: str
     label: str
-    created_at: int
+    created_at: int = Field(description="wall clock, Unix seconds")
+    scopes: list[Scope]
 
 
 class KeyInfo(BaseModel):
     key_id: str
     label: str
-    created_at: int
+    created_at: int = Field(description="wall clock, Unix seconds")
     revoked_at: int | None
+    scopes: list[Scope]
 
 
 class KeyList(BaseModel):
@@ -114,6 +139,9 @@ class BalanceChange(BaseModel):
     account: str
     wallet_balance: UsdOut
     command_seq: int
+    txn_seq: int
+    sim_time: int
+    wall_time: str
 
 
 class AccountView(BaseModel):
@@ -246,7 +274,13 @@ class OrderRequest(Request):
 
 class LiquidationEvent(BaseModel):
     txn_seq: int
-    time: int
+    time: int = Field(description="simulated time (same as sim_time; kept for compatibility)")
+    sim_time: int
+    order_id: str | None = Field(
+        description="the order whose trade triggered it; null when the clock (funding) did"
+    )
+    account: str = Field(description="the liquidated position's account")
+    position_id: int
     market: str
     side: str
     notional: UsdOut
@@ -283,6 +317,72 @@ class OrderResult(BaseModel):
     liquidations: list[LiquidationEvent]
 
 
+class Order(BaseModel):
+    """An executed order (open or close). The vAMM fills every accepted order at once, so
+    ``status`` is always ``filled`` and the order has exactly one fill."""
+
+    order_id: str = Field(description="o-<command_seq>: stable, derived from the journal")
+    client_order_id: str | None
+    account: str
+    market: str
+    side: Side
+    kind: Literal["open", "close"]
+    status: Literal["filled"]
+    notional: UsdOut = Field(description="opened notional, or closed notional for a close")
+    margin: UsdOut | None = Field(description="margin posted (open); null for a close")
+    leverage: str | None = Field(description="requested leverage (open); null for a close")
+    average_price: PriceOut
+    fee: UsdOut
+    position_id: int
+    realized_pnl: UsdOut | None = Field(description="PnL realised by a close; null for an open")
+    cost: UsdOut | None = Field(description="open: notional x average price")
+    proceeds: UsdOut | None = Field(description="close: what the exit paid before fees")
+    haircut: UsdOut | None = Field(description="close: shortfall haircut applied")
+    remaining_notional: UsdOut | None = Field(description="close: what is left open")
+    closed_notional: UsdOut | None = Field(
+        description="close: same as notional (kept for clients of the earlier close result)"
+    )
+    position: PositionSummary | None = Field(description="open: the position after the order")
+    price_a: PriceOut = Field(description="spot of side A right after the order")
+    price_b: PriceOut
+    liquidations: list[LiquidationEvent] = Field(
+        description="positions this order's price move liquidated, in journal order"
+    )
+    command_seq: int
+    txn_seq: int = Field(description="the ledger transaction of the fill")
+    sim_time: int = Field(description="simulated clock (seconds) when it executed")
+    wall_time: str = Field(description="RFC 3339 UTC wall-clock time of the commit")
+    duplicate: bool = Field(description="true when this is the stored result returned for a retry")
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    next_cursor: str | None
+
+
+class Fill(BaseModel):
+    fill_id: str = Field(description="f-<txn_seq>")
+    order_id: str
+    client_order_id: str | None
+    account: str
+    market: str
+    side: Side
+    kind: Literal["open", "close"]
+    notional: UsdOut
+    price: PriceOut = Field(description="average fill price")
+    fee: UsdOut
+    realized_pnl: UsdOut | None
+    position_id: int
+    txn_seq: int
+    sim_time: int
+    wall_time: str
+
+
+class FillPage(BaseModel):
+    items: list[Fill]
+    next_cursor: str | None
+
+
 class CloseRequest(Request):
     notional: Usd | None = Field(default=None, description="partial close; omit to close all")
     min_avg_price: Price | None = Field(default=None, description="worst acceptable exit price")
@@ -309,6 +409,8 @@ class AddMarginResult(BaseModel):
     position_id: int
     margin: UsdOut
     liquidation_price: PriceOut | None
+    sim_time: int
+    wall_time: str
 
 
 class PositionView(BaseModel):
@@ -349,11 +451,15 @@ class OrderLookup(BaseModel):
 class LedgerEntry(BaseModel):
     txn_seq: int
     idx: int
-    time: int
+    time: int = Field(description="simulated time (same as sim_time)")
+    sim_time: int
     kind: str
     market: str | None
     ledger_account: str
     amount: UsdOut
+    command_seq: int
+    order_id: str | None = Field(description="the order that caused it (opens and closes)")
+    client_order_id: str | None
 
 
 class LedgerPage(BaseModel):
@@ -381,7 +487,9 @@ class SettlementPage(BaseModel):
 
 class Trade(BaseModel):
     txn_seq: int
-    time: int
+    time: int = Field(description="simulated time (same as sim_time)")
+    sim_time: int
+    order_id: str | None = Field(description="o-<command_seq> of the order that traded")
     market: str
     action: Literal["open", "close"]
     side: str
@@ -521,5 +629,13 @@ class AdminMarketResult(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     command_seq: int
-    block_height: int
-    time: int
+    block_height: int = Field(description="height of the last block stored in the database")
+    time: int = Field(description="simulated clock (same as sim_time)")
+    sim_time: int
+    wall_time: str
+
+
+class TimeView(BaseModel):
+    sim_time: int = Field(description="simulated clock, seconds; drives funding and epochs")
+    wall_time: str = Field(description="server wall clock, RFC 3339 UTC")
+    block_height: int = Field(description="height of the last block stored in the database")

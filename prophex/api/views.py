@@ -59,6 +59,9 @@ def market_view(exchange: Exchange, market: Market) -> s.MarketView:
     used = market.real_oi_a + market.real_oi_b
     price_a, price_b = _spot(market.oi("A"), market.oi("B"))
     settle = SETTLEMENT_PRICE_A.get(market.outcome or "") if market.status == "resolved" else None
+    if settle is not None:  # a resolved market's price is what it settled at
+        price_a = price(settle.numerator, settle.denominator)
+        price_b = price(settle.denominator - settle.numerator, settle.denominator)
     return s.MarketView(
         id=market.id,
         kind=market.kind,
@@ -157,11 +160,19 @@ def account_view(state: State, account: str) -> s.AccountView:
 # ---------------------------------------------------------------- transaction data -> events
 
 
-def liquidation_event(seq: int, time: int, data: dict[str, Any]) -> s.LiquidationEvent:
+def liquidation_event(
+    seq: int, time: int, data: dict[str, Any], order_id: str | None = None
+) -> s.LiquidationEvent:
+    """``order_id`` is the order whose trade moved the price that triggered it (None when the
+    clock, i.e. funding, did)."""
     price_a, price_b = _spot(int(data["oi_a"]), int(data["oi_b"]))
     return s.LiquidationEvent(
         txn_seq=seq,
         time=time,
+        sim_time=time,
+        order_id=order_id,
+        account=str(data["account"]),
+        position_id=int(data["position"]),
         market=str(data["market"]),
         side=str(data["side"]),
         notional=format_usd(int(data["notional"])),
@@ -175,13 +186,17 @@ def liquidation_event(seq: int, time: int, data: dict[str, Any]) -> s.Liquidatio
     )
 
 
-def trade_event(seq: int, time: int, kind: str, data: dict[str, Any]) -> s.Trade:
+def trade_event(
+    seq: int, time: int, kind: str, data: dict[str, Any], order_id: str | None = None
+) -> s.Trade:
     notional = int(data["notional"])
     amount = int(data["cost"] if kind == "open" else data["proceeds"])
     price_a, price_b = _spot(int(data["oi_a"]), int(data["oi_b"]))
     return s.Trade(
         txn_seq=seq,
         time=time,
+        sim_time=time,
+        order_id=order_id,
         market=str(data["market"]),
         action="open" if kind == "open" else "close",
         side=str(data["side"]),
@@ -247,15 +262,20 @@ STREAM_TYPES = {
 
 
 def stream_event(
-    market_seq: int, txn_seq: int, time: int, kind: str, data: dict[str, Any]
+    market_seq: int,
+    txn_seq: int,
+    time: int,
+    kind: str,
+    data: dict[str, Any],
+    order_id: str | None = None,
 ) -> dict[str, Any]:
     """One stream delta. Every journalled transaction of a market is one event, so a market's
     events are numbered 1, 2, 3... with no holes, which is what lets a client detect a gap."""
     body: dict[str, Any]
     if kind in ("open", "close"):
-        body = trade_event(txn_seq, time, kind, data).model_dump()
+        body = trade_event(txn_seq, time, kind, data, order_id).model_dump()
     elif kind == "liquidation":
-        body = liquidation_event(txn_seq, time, data).model_dump()
+        body = liquidation_event(txn_seq, time, data, order_id).model_dump()
     elif kind in ("resolve", "void"):
         body = resolution_event(txn_seq, time, kind, data).model_dump()
     elif kind == "pm_liquidation":

@@ -144,6 +144,7 @@ api_keys = Table(
     Column("label", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    Column("scopes", String(64), nullable=True),
     Index("ix_api_keys_account", "account"),
 )
 """API keys (hashes only). Not ledger state and not journalled: replay does not need them."""
@@ -159,6 +160,49 @@ writer = Table(
 """The writer fence: one row (``id = 1``). A sequencer that opens the database increments
 ``epoch`` and remembers it; every block transaction first updates the row *where the epoch is
 still its own*, so a writer that was superseded can never commit again. Not ledger state."""
+
+api_orders = Table(
+    "api_orders",
+    metadata,
+    Column("command_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("account", String(64), nullable=False),
+    Column("market", String(64), nullable=False),
+    Column("client_order_id", String(64), nullable=True),
+    Column("txn_seq", BigInteger, nullable=False),
+    Column("sim_time", BigInteger, nullable=False),
+    Column("wall_time_us", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_api_orders_account_seq", "account", "command_seq"),
+    Index("ix_api_orders_account_client", "account", "client_order_id"),
+)
+"""The API's order index (one row per executed open or close), derived from the journal and
+caught up from it at start-up; ``wall_time_us`` is the commit's wall-clock time."""
+
+api_account_events = Table(
+    "api_account_events",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("txn_seq", BigInteger, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_api_account_events_txn", "txn_seq"),
+)
+"""The private stream's per-account events, numbered 1, 2, 3... per account in journal order;
+derived from the journal (and caught up from it at start-up)."""
+
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("idem_key", String(64), primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_api_idempotency_created", "created_at"),
+)
+"""Stored answers of mutating calls sent with an ``Idempotency-Key`` (bounded retention)."""
 
 meta = Table(
     "meta",

@@ -100,6 +100,7 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         lookup = alice.order_by_client_id("alice-1")
         assert (lookup.kind, lookup.command_seq) == ("open", opened.command_seq)
         assert lookup.average_price == opened.average_price
+        assert lookup.order_id == f"o-{opened.command_seq}"
         with pytest.raises(ProphexApiError) as never:
             alice.order_by_client_id("never-sent")
         assert never.value.status == 404

@@ -52,6 +52,7 @@ def test_expected_tables_are_the_eleven_of_the_schema() -> None:
         "blocks", "commands", "transactions", "postings",
         "balances", "markets", "positions", "client_orders", "meta", "api_keys", "writer",
         "margin_accounts",
+        "api_orders", "api_idempotency", "api_account_events",
     } == PROJECT_TABLES  # fmt: skip
 
 

@@ -26,7 +26,7 @@ def list_trades(
 ) -> s.TradePage:
     """Every open and close, oldest first, with its average price and the spot after it."""
     rows = ctx.history.transactions(("open", "close"), market, parse_cursor(cursor), limit)
-    items = [views.trade_event(r.seq, r.time, r.kind, r.data) for r in rows]
+    items = [views.trade_event(r.seq, r.time, r.kind, r.data, r.order_id) for r in rows]
     return s.TradePage(items=items, next_cursor=_next([r.seq for r in rows], limit))
 
 
@@ -40,7 +40,7 @@ def list_liquidations(
     ctx: Ctx, market: MarketQ = None, cursor: CursorQ = None, limit: Limit = 100
 ) -> s.LiquidationPage:
     rows = ctx.history.transactions(("liquidation",), market, parse_cursor(cursor), limit)
-    items = [views.liquidation_event(r.seq, r.time, r.data) for r in rows]
+    items = [views.liquidation_event(r.seq, r.time, r.data, r.order_id) for r in rows]
     return s.LiquidationPage(items=items, next_cursor=_next([r.seq for r in rows], limit))
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from prophex.api import schemas as s
 from prophex.api import views
 from prophex.api.deps import Ctx, Public
-from prophex.api.history import parse_cursor
+from prophex.api.history import parse_pair_cursor
 from prophex.api.routers.common import CursorQ, Limit, problems
 from prophex.engine.events import INSURANCE_FUND
 from prophex.money import format_usd
@@ -42,9 +42,7 @@ def get_insurance_fund(ctx: Ctx) -> s.FundView:
 )
 def list_fund_flows(ctx: Ctx, cursor: CursorQ = None, limit: Limit = 100) -> s.FundFlowPage:
     """Each posting to the fund: fee and penalty cuts and surpluses in, shortfall cover out."""
-    after = (parse_cursor(cursor.split(":")[0]) if cursor else 0, -1)
-    if cursor and ":" in cursor:
-        after = (after[0], parse_cursor(cursor.split(":", 1)[1]))
+    after = parse_pair_cursor(cursor)
     rows = ctx.history.postings([INSURANCE_FUND], after, limit)
     items = [
         s.FundFlow(
@@ -55,7 +53,7 @@ def list_fund_flows(ctx: Ctx, cursor: CursorQ = None, limit: Limit = 100) -> s.F
             direction="inflow" if amount > 0 else "draw",
             amount=format_usd(abs(amount)),
         )
-        for seq, _idx, _acct, amount, kind, market, time in rows
+        for seq, _idx, _acct, amount, kind, market, time, *_ in rows
     ]
     last = rows[-1] if len(rows) == limit else None
     return s.FundFlowPage(items=items, next_cursor=None if last is None else f"{last[0]}:{last[1]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from prophex.api import schemas as s
 from prophex.api import views
 from prophex.api.deps import Ctx, Public
+from prophex.api.errors import InvalidCursor
 from prophex.api.history import parse_cursor
 from prophex.api.routers.common import CursorQ, Limit, problems
 from prophex.errors import NotFound
@@ -37,6 +39,8 @@ def list_markets(
     limit: Limit = 100,
 ) -> s.MarketPage:
     """Markets ordered by id; ``cursor`` is the last id of the previous page."""
+    if cursor is not None and not re.match(s.NAME_PATTERN, cursor):
+        raise InvalidCursor(f"invalid cursor {cursor!r}", field="cursor")
     with ctx.read() as exchange:
         ids = sorted(
             m.id

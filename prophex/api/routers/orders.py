@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import re
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+import anyio
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from prophex.api import schemas as s
 from prophex.api import views
-from prophex.api.deps import AppContext, Caller, Ctx, Trader
-from prophex.api.routers.common import problems, user_command
+from prophex.api.deps import AppContext, Caller, Ctx, Reader, Trader
+from prophex.api.errors import quota_headers
+from prophex.api.history import parse_cursor
+from prophex.api.idempotency import REPLAYED_HEADER
+from prophex.api.records import parse_order_id
+from prophex.api.routers.common import IdemKey, Limit, problems, user_command
 from prophex.engine.commands import Open
-from prophex.engine.events import Receipt, wallet_account
+from prophex.engine.events import wallet_account
 from prophex.engine.positions import liquidation_price
 from prophex.errors import NotFound, ProphexError
 from prophex.money import format_usd
 
 router = APIRouter(prefix="/v1", tags=["orders"])
-
-
-def liquidations_of(receipt: Receipt, time: int = 0) -> list[s.LiquidationEvent]:
-    return [
-        views.liquidation_event(txn.seq, time, txn.data)
-        for txn in receipt.transactions
-        if txn.kind == "liquidation"
-    ]
-
-
-def _main_txn_data(receipt: Receipt, kind: str) -> dict[str, Any] | None:
-    return next((t.data for t in receipt.transactions if t.kind == kind), None)
+NAME = re.compile(s.NAME_PATTERN)
 
 
 @router.post(
-    "/quote", operation_id="quote", response_model=s.Quote, responses=problems(401, 404, 409)
+    "/quote",
+    operation_id="quote",
+    response_model=s.Quote,
+    responses=problems(401, 403, 404, 409, 415),
 )
 def quote(ctx: Ctx, caller: Trader, body: s.QuoteRequest) -> s.Quote:
     """Price an order without changing anything: fee, average, pre/post-trade price, the
@@ -97,94 +96,171 @@ def quote(ctx: Ctx, caller: Trader, body: s.QuoteRequest) -> s.Quote:
         )
 
 
-def order_result(
-    receipt: Receipt, market: str, side: str, client_order_id: str | None, time: int
-) -> s.OrderResult:
-    r = receipt.result
-    data = _main_txn_data(receipt, "open")
-    price_a = price_b = None
-    if data is not None:
-        total = int(data["oi_a"]) + int(data["oi_b"])
-        price_a, price_b = (
-            views.price(int(data["oi_a"]), total),
-            views.price(int(data["oi_b"]), total),
+async def stored_order(ctx: AppContext, account: str, command_seq: int) -> dict[str, Any]:
+    """The indexed ``Order`` of ``command_seq`` (catching the index up first if a crash left it
+    behind the journal)."""
+    found = await anyio.to_thread.run_sync(ctx.orders.get, account, command_seq)
+    if found is None:
+        await anyio.to_thread.run_sync(ctx.orders.catch_up)
+        found = await anyio.to_thread.run_sync(ctx.orders.get, account, command_seq)
+    if found is None:
+        raise NotFound(f"no order o-{command_seq} for this account", resource="order")
+    return found
+
+
+async def submit_order(ctx: AppContext, account: str, command: Any) -> bytes:
+    """Execute an open or close through the block writer; the ``Order`` as JSON bytes. A
+    replayed ``client_order_id`` answers the stored order with ``duplicate: true``."""
+    receipt, order = await ctx.writer.submit_order(command)
+    if order is None:
+        order = await stored_order(ctx, account, receipt.command_seq)
+    return order_bytes(order, receipt.duplicate)
+
+
+def order_bytes(order: dict[str, Any], duplicate: bool) -> bytes:
+    return json.dumps({**order, "duplicate": duplicate}, separators=(",", ":")).encode()
+
+
+def alias_client_order_id(client_order_id: str | None, idempotency_key: str | None) -> str | None:
+    """An ``Idempotency-Key`` doubles as the client_order_id of an order sent without one (so
+    the engine's journalled dedupe covers it too), when it is a valid client_order_id."""
+    if client_order_id is not None or idempotency_key is None:
+        return client_order_id
+    return idempotency_key if NAME.match(idempotency_key) else None
+
+
+async def order_answer(
+    ctx: AppContext, caller: Caller, body: s.OrderRequest, idempotency_key: str | None
+) -> tuple[int, bytes, bool]:
+    """The one implementation of ``POST /v1/orders`` after authentication and parsing, used
+    by the FastAPI route and the ASGI fast path alike: (status, body, replayed)."""
+    fingerprint = {"route": "open_order", **body.model_dump()}
+
+    async def action() -> tuple[int, bytes]:
+        command = user_command(
+            "open",
+            account=caller.account,
+            market=body.market,
+            side=body.side,
+            margin=body.margin,
+            leverage=body.leverage,
+            max_avg_price=body.max_avg_price,
+            client_order_id=alias_client_order_id(body.client_order_id, idempotency_key),
         )
-    return s.OrderResult(
-        command_seq=receipt.command_seq,
-        duplicate=receipt.duplicate,
-        client_order_id=client_order_id,
-        market=market,
-        side="A" if side == "A" else "B",
-        position_id=int(r["position_id"]),
-        notional=format_usd(int(r["notional"])),
-        cost=format_usd(int(r["cost"])),
-        average_price=views.price(int(r["cost"]), int(r["notional"])),
-        fee=format_usd(int(r["fee"])),
-        margin=format_usd(int(r["margin"])),
-        position=s.PositionSummary(
-            notional=format_usd(int(r["position_notional"])),
-            cost_basis=format_usd(int(r["position_cost_basis"])),
-            margin=format_usd(int(r["position_margin"])),
-        ),
-        price_a=price_a,
-        price_b=price_b,
-        liquidations=liquidations_of(receipt, time),
-    )
+        return 200, await submit_order(ctx, caller.account, command)
+
+    return await ctx.idem.run(caller.account, idempotency_key, fingerprint, action)
+
+
+def json_answer(
+    status: int, payload: bytes, replayed: bool, quota: tuple[int, int] | None
+) -> Response:
+    headers = quota_headers(quota)
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return Response(payload, status, headers=headers, media_type="application/json")
 
 
 @router.post(
     "/orders",
     operation_id="open_order",
-    response_model=s.OrderResult,
-    responses=problems(401, 404, 409),
+    response_model=s.Order,
+    responses=problems(401, 403, 404, 409, 415),
 )
-async def open_order(ctx: Ctx, caller: Trader, body: s.OrderRequest) -> s.OrderResult:
+async def open_order(
+    ctx: Ctx,
+    caller: Trader,
+    request: Request,
+    body: s.OrderRequest,
+    idempotency_key: IdemKey = None,
+) -> Response:
     """Open or increase the (market, side) position at the curve-average price.
 
-    With ``client_order_id`` a retry is safe: the same request returns the original result with
-    ``duplicate: true`` and writes nothing; the same id with a different request is a 409.
+    Retries are safe with ``client_order_id`` (a retry returns the stored order with
+    ``duplicate: true``) or with an ``Idempotency-Key`` header (the original answer, byte for
+    byte, with ``Idempotent-Replayed: true``). The same id or key with a different request is
+    a 409. Served by the ASGI order path (see ``fastpath``), which runs this same code.
     """
-    return await execute_order(ctx, caller, body)
+    status, payload, replayed = await order_answer(ctx, caller, body, idempotency_key)
+    return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))
 
 
-async def execute_order(ctx: AppContext, caller: Caller, body: s.OrderRequest) -> s.OrderResult:
-    """The order path shared by the route and the ASGI fast path (see ``fastpath``)."""
-    command = user_command(
-        "open",
-        account=caller.account,
-        market=body.market,
-        side=body.side,
-        margin=body.margin,
-        leverage=body.leverage,
-        max_avg_price=body.max_avg_price,
-        client_order_id=body.client_order_id,
-    )
-    receipt = await ctx.writer.submit(command)
-    return order_result(
-        receipt, body.market, body.side, body.client_order_id, ctx.sequencer.state.time
-    )
+# ---------------------------------------------------------------- history
+
+OrderCursor = Annotated[
+    str | None, Query(max_length=64, description="next_cursor of the previous page")
+]
 
 
 @router.get(
-    "/orders/{client_order_id}",
-    operation_id="get_order",
-    response_model=s.OrderLookup,
-    responses=problems(401, 404),
+    "/orders",
+    operation_id="list_orders",
+    response_model=s.OrderPage,
+    responses=problems(401, 403),
 )
-def get_order(
-    ctx: Ctx, caller: Trader, client_order_id: Annotated[str, Path(max_length=64)]
-) -> s.OrderLookup:
-    """The stored result of an order or close sent with this client_order_id: how a bot that
-    lost a response finds out whether it went through, before deciding to retry."""
-    with ctx.read() as exchange:
-        stored = exchange.state.client_orders.get((caller.account, client_order_id))
-    if stored is None:
+def list_orders(
+    ctx: Ctx,
+    caller: Reader,
+    market: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[Literal["filled"] | None, Query()] = None,
+    since: Annotated[int | None, Query(ge=0, le=2**62, description="sim_time >= since")] = None,
+    until: Annotated[int | None, Query(ge=0, le=2**62, description="sim_time <= until")] = None,
+    cursor: OrderCursor = None,
+    limit: Limit = 100,
+) -> s.OrderPage:
+    """This account's orders, oldest first (every order is ``filled``)."""
+    rows = ctx.orders.orders(caller.account, market, since, until, parse_cursor(cursor), limit)
+    items = [s.Order.model_validate({**r, "duplicate": False}) for r in rows]
+    more = len(items) == limit
+    return s.OrderPage(items=items, next_cursor=str(items[-1].command_seq) if more else None)
+
+
+@router.get(
+    "/orders/by-client-id/{client_order_id}",
+    operation_id="get_order_by_client_id",
+    response_model=s.Order,
+    responses=problems(401, 403, 404),
+)
+def get_order_by_client_id(
+    ctx: Ctx, caller: Reader, client_order_id: Annotated[str, Path(pattern=s.NAME_PATTERN)]
+) -> s.Order:
+    """The order sent with this client_order_id: how a bot that lost a response finds out
+    whether it went through before deciding to retry (404 ``NOT_FOUND`` if it never ran)."""
+    found = ctx.orders.by_client_id(caller.account, client_order_id)
+    if found is None:
         raise NotFound(f"no order with client_order_id {client_order_id!r}", resource="order")
-    result = dict(stored[1])
-    seq = int(result.pop("command_seq"))
-    kind = "close" if "closed_notional" in result else "open"
-    shown: dict[str, str | int | None] = {
-        k: (v if k == "position_id" else format_usd(int(v))) if isinstance(v, int) else None
-        for k, v in result.items()
-    }
-    return s.OrderLookup(client_order_id=client_order_id, command_seq=seq, kind=kind, result=shown)
+    return s.Order.model_validate({**found, "duplicate": False})
+
+
+@router.get(
+    "/orders/{order_id}",
+    operation_id="get_order",
+    response_model=s.Order,
+    responses=problems(401, 403, 404),
+)
+def get_order(ctx: Ctx, caller: Reader, order_id: Annotated[str, Path(max_length=64)]) -> s.Order:
+    """The order ``o-<command_seq>`` of this account (404 for any other id)."""
+    seq = parse_order_id(order_id)
+    found = None if seq is None else ctx.orders.get(caller.account, seq)
+    if found is None:
+        raise NotFound(f"no order {order_id!r} for this account", resource="order")
+    return s.Order.model_validate({**found, "duplicate": False})
+
+
+@router.get(
+    "/fills", operation_id="list_fills", response_model=s.FillPage, responses=problems(401, 403)
+)
+def list_fills(
+    ctx: Ctx,
+    caller: Reader,
+    market: Annotated[str | None, Query(max_length=64)] = None,
+    order_id: Annotated[str | None, Query(pattern=r"^o-[0-9]{1,18}$")] = None,
+    cursor: OrderCursor = None,
+    limit: Limit = 100,
+) -> s.FillPage:
+    """This account's fills, oldest first; ``cursor`` is the last ``txn_seq`` seen."""
+    seq = None if order_id is None else parse_order_id(order_id)
+    rows = ctx.orders.fills(caller.account, market, seq, parse_cursor(cursor), limit)
+    items = [s.Fill.model_validate(r) for r in rows]
+    more = len(items) == limit
+    return s.FillPage(items=items, next_cursor=str(items[-1].txn_seq) if more else None)

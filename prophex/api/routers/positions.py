@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from prophex.api import schemas as s
 from prophex.api import views
-from prophex.api.deps import Ctx, Trader
+from prophex.api.deps import Ctx, Reader, Trader
 from prophex.api.history import parse_cursor
-from prophex.api.routers.common import CursorQ, Limit, problems, user_command
-from prophex.api.routers.orders import liquidations_of
+from prophex.api.records import now_us, rfc3339
+from prophex.api.routers.common import CursorQ, IdemKey, Limit, problems, user_command
+from prophex.api.routers.orders import alias_client_order_id, json_answer, submit_order
 from prophex.engine.positions import liquidation_price
 from prophex.engine.state import Position, State
 from prophex.errors import NotFound
@@ -33,11 +34,11 @@ def _own(state: State, account: str, position_id: int) -> Position:
     "/positions",
     operation_id="list_positions",
     response_model=s.PositionPage,
-    responses=problems(401),
+    responses=problems(401, 403),
 )
 def list_positions(
     ctx: Ctx,
-    caller: Trader,
+    caller: Reader,
     status: Annotated[Literal["open", "closed", "liquidated", "settled", "all"], Query()] = "open",
     market: Annotated[str | None, Query(max_length=64)] = None,
     cursor: CursorQ = None,
@@ -66,9 +67,9 @@ def list_positions(
     "/positions/{position_id}",
     operation_id="get_position",
     response_model=s.PositionView,
-    responses=problems(401, 404),
+    responses=problems(401, 403, 404),
 )
-def get_position(ctx: Ctx, caller: Trader, position_id: PositionId) -> s.PositionView:
+def get_position(ctx: Ctx, caller: Reader, position_id: PositionId) -> s.PositionView:
     with ctx.read() as exchange:
         state = exchange.state
         return views.position_view(state, _own(state, caller.account, position_id))
@@ -77,58 +78,81 @@ def get_position(ctx: Ctx, caller: Trader, position_id: PositionId) -> s.Positio
 @router.post(
     "/positions/{position_id}/close",
     operation_id="close_position",
-    response_model=s.CloseResult,
-    responses=problems(401, 404, 409),
+    response_model=s.Order,
+    responses=problems(401, 403, 404, 409, 415),
 )
 async def close_position(
-    ctx: Ctx, caller: Trader, position_id: PositionId, body: s.CloseRequest
-) -> s.CloseResult:
-    """Close all (no ``notional``) or part of a position at the curve-average exit price."""
-    command = user_command(
-        "close",
-        account=caller.account,
-        position_id=position_id,
-        notional=body.notional,
-        min_avg_price=body.min_avg_price,
-        client_order_id=body.client_order_id,
+    ctx: Ctx,
+    caller: Trader,
+    request: Request,
+    position_id: PositionId,
+    body: s.CloseRequest,
+    idempotency_key: IdemKey = None,
+) -> Response:
+    """Close all (no ``notional``) or part of a position at the curve-average exit price.
+    The answer is the close's ``Order`` (as ``GET /v1/orders/{order_id}`` returns it).
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
+    fingerprint = {"route": "close_position", "position_id": position_id, **body.model_dump()}
+
+    async def action() -> tuple[int, bytes]:
+        command = user_command(
+            "close",
+            account=caller.account,
+            position_id=position_id,
+            notional=body.notional,
+            min_avg_price=body.min_avg_price,
+            client_order_id=alias_client_order_id(body.client_order_id, idempotency_key),
+        )
+        return 200, await submit_order(ctx, caller.account, command)
+
+    status, payload, replayed = await ctx.idem.run(
+        caller.account, idempotency_key, fingerprint, action
     )
-    receipt = await ctx.writer.submit(command)
-    r = receipt.result
-    return s.CloseResult(
-        command_seq=receipt.command_seq,
-        duplicate=receipt.duplicate,
-        client_order_id=body.client_order_id,
-        position_id=int(r["position_id"]),
-        closed_notional=format_usd(int(r["closed_notional"])),
-        proceeds=format_usd(int(r["proceeds"])),
-        average_price=views.price(int(r["proceeds"]), int(r["closed_notional"])),
-        realized_pnl=format_usd(int(r["realized_pnl"])),
-        fee=format_usd(int(r["fee"])),
-        haircut=format_usd(int(r["haircut"])),
-        remaining_notional=format_usd(int(r["remaining_notional"])),
-        liquidations=liquidations_of(receipt, ctx.sequencer.state.time),
-    )
+    return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))
 
 
 @router.post(
     "/positions/{position_id}/margin",
     operation_id="add_margin",
     response_model=s.AddMarginResult,
-    responses=problems(401, 404, 409),
+    responses=problems(401, 403, 404, 409, 415),
 )
 async def add_margin(
-    ctx: Ctx, caller: Trader, position_id: PositionId, body: s.AmountRequest
-) -> s.AddMarginResult:
-    """Move collateral from the wallet into the position, lowering its liquidation price."""
-    command = user_command(
-        "add_margin", account=caller.account, position_id=position_id, amount=body.amount
+    ctx: Ctx,
+    caller: Trader,
+    request: Request,
+    position_id: PositionId,
+    body: s.AmountRequest,
+    idempotency_key: IdemKey = None,
+) -> Response:
+    """Move collateral from the wallet into the position, lowering its liquidation price.
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
+    fingerprint = {"route": "add_margin", "position_id": position_id, **body.model_dump()}
+
+    async def action() -> tuple[int, bytes]:
+        command = user_command(
+            "add_margin", account=caller.account, position_id=position_id, amount=body.amount
+        )
+        receipt = await ctx.writer.submit(command)
+        position = ctx.sequencer.state.positions[position_id]  # a dict read: atomic
+        liq = liquidation_price(position.cost_basis, position.margin, position.notional)
+        result = s.AddMarginResult(
+            command_seq=receipt.command_seq,
+            position_id=position_id,
+            margin=format_usd(int(receipt.result["margin"])),
+            liquidation_price=None if liq is None else views.price(*liq),
+            sim_time=ctx.sequencer.state.time,
+            wall_time=rfc3339(now_us()),
+        )
+        return 200, result.model_dump_json().encode()
+
+    status, payload, replayed = await ctx.idem.run(
+        caller.account, idempotency_key, fingerprint, action
     )
-    receipt = await ctx.writer.submit(command)
-    position = ctx.sequencer.state.positions[position_id]  # a dict read: atomic, no lock wait
-    liq = liquidation_price(position.cost_basis, position.margin, position.notional)
-    return s.AddMarginResult(
-        command_seq=receipt.command_seq,
-        position_id=position_id,
-        margin=format_usd(int(receipt.result["margin"])),
-        liquidation_price=None if liq is None else views.price(*liq),
-    )
+    return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))

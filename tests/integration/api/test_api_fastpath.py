@@ -1,8 +1,11 @@
-"""The ASGI fast path for POST /v1/orders answers exactly like the documented FastAPI route.
+"""POST /v1/orders answers the same with the ASGI fast path on and off.
 
+Both call the one shared order path (``deps.authenticate`` + ``orders.order_answer``), so this
+is a regression check of the transport, not a parity contract between two implementations.
 The same script of requests (accepted, duplicate, conflicting, refused by each check, invalid
 JSON, schema violations, bad keys) runs against an app with the fast path and one without;
-statuses, media types, rate-limit headers and bodies must be identical.
+statuses, media types, rate-limit headers and bodies must be identical (apart from the account
+id and wall-clock time, which differ between the two databases).
 """
 
 from __future__ import annotations
@@ -70,19 +73,23 @@ def _run(tmp_path: Path, fast: bool) -> list[tuple[int, str, str | None, Any]]:
                     response.status_code,
                     response.headers["content-type"],
                     response.headers.get("x-ratelimit-remaining"),
-                    response.json(),
+                    _normal(response.json()),
                 )
             )
     return out
+
+
+def _normal(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: "*" if k in ("account", "wall_time") else _normal(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_normal(v) for v in body]
+    return body
 
 
 def test_fast_path_matches_the_route(tmp_path: Path) -> None:
     fast, slow = _run(tmp_path, True), _run(tmp_path, False)
     assert [r[0] for r in fast] == [200, 200, 409, 409, 409, 409, 422, 404, 422, 422, 422, 422,
                                     400, 422, 401, 401, 403]  # fmt: skip
-    for (kind, _), got, expected in zip(SCRIPT, fast, slow, strict=True):
-        if kind == "raw":
-            # FastAPI parses the body before running the auth dependency, so its 400 carries no
-            # quota headers; the fast path authenticates first. Everything else is identical.
-            got, expected = got[:2] + got[3:], expected[:2] + expected[3:]
+    for got, expected in zip(fast, slow, strict=True):
         assert got == expected

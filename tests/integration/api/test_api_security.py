@@ -88,6 +88,8 @@ def test_other_accounts_positions_look_missing(api: TestClient) -> None:
         "NOT_FOUND",
     )
     _problem(api.get("/v1/orders/x1", headers=bob), 404, "NOT_FOUND")
+    _problem(api.get("/v1/orders/by-client-id/x1", headers=bob), 404, "NOT_FOUND")
+    _problem(api.get("/v1/orders/o-4", headers=bob), 404, "NOT_FOUND")
     assert api.get("/v1/positions", headers=bob).json()["items"] == []
     ledger = api.get("/v1/account/ledger", headers=bob).json()["items"]
     assert {e["ledger_account"] for e in ledger} == {ledger[0]["ledger_account"]}

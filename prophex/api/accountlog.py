@@ -1,0 +1,263 @@
+"""The private stream's event log: each account's own events, numbered 1, 2, 3... in journal
+order, derived from the journal alone (so the numbering survives restarts).
+
+Per journalled transaction, in this order, an account gets:
+
+* ``open``/``close`` (the order's own trade): ``order`` (the ``Order`` body), ``fill`` (the
+  ``Fill``), ``position`` (``change`` = ``open`` or ``close``, with the traded notional);
+* ``liquidation`` of one of its positions: ``liquidation`` (with ``order_id`` of the order
+  whose trade triggered it, ``position_id`` and ``account``);
+* ``resolve``/``void``: one ``settlement`` per settled position of the account, by position id;
+* ``add_margin``: ``position`` (``change`` = ``add_margin``, ``amount``);
+* then, for every transaction that moves its wallet, one ``balance`` event with the net
+  ``amount`` (signed) and the transaction ``kind``.
+
+Every event's ``data`` carries ``txn_seq``, ``command_seq``, ``order_id`` and
+``client_order_id`` (null when no order caused it), ``sim_time`` and ``wall_time``. Rows are
+stored in ``api_account_events`` in the same step as the order index (right after the block's
+commit); at start-up the transactions after the last stored one are derived again from the
+journal (their ``wall_time`` is then the catch-up time).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from prophex.api import views
+from prophex.api.history import order_id_of, txn_data
+from prophex.api.records import DeferredWriter, fill_of, now_us, rfc3339
+from prophex.engine.events import Receipt
+from prophex.ledger import schema
+from prophex.money import format_usd
+
+log = logging.getLogger("prophex.api.accountlog")
+e = schema.api_account_events
+WALLET = "wallet:"
+CATCH_UP_PAGE = 5_000
+
+Derived = tuple[str, str, dict[str, Any]]
+
+
+def derive(
+    txn_seq: int,
+    kind: str,
+    data: dict[str, Any],
+    postings: Sequence[tuple[str, int]],
+    command_seq: int,
+    command_kind: str,
+    sim_time: int,
+    wall_time: str,
+    order: dict[str, Any] | None,
+) -> list[Derived]:
+    """(account, type, data) of one transaction, in the documented order."""
+    oid = order_id_of(command_seq, command_kind)
+    common: dict[str, Any] = {
+        "txn_seq": txn_seq,
+        "command_seq": command_seq,
+        "order_id": oid,
+        "client_order_id": None if order is None else order["client_order_id"],
+        "sim_time": sim_time,
+        "wall_time": wall_time if order is None else order["wall_time"],
+    }
+    out: list[Derived] = []
+    if kind in ("open", "close") and order is not None and order["txn_seq"] == txn_seq:
+        account = str(data["account"])
+        out.append((account, "order", {**order, "duplicate": False}))
+        out.append((account, "fill", fill_of(order)))
+        out.append(
+            (
+                account,
+                "position",
+                {
+                    "position_id": int(data["position"]),
+                    "market": str(data["market"]),
+                    "side": str(data["side"]),
+                    "change": kind,
+                    "notional": format_usd(int(data["notional"])),
+                    **common,
+                },
+            )
+        )
+    elif kind == "liquidation":
+        event = views.liquidation_event(txn_seq, sim_time, data, oid).model_dump()
+        out.append((str(data["account"]), "liquidation", {**event, **common}))
+    elif kind in ("resolve", "void"):
+        accounts = sorted({str(r["account"]) for r in data.get("settlements", {}).values()})
+        for account in accounts:
+            for settlement in views.settlements_for(txn_seq, sim_time, kind, data, account):
+                out.append(
+                    (
+                        account,
+                        "settlement",
+                        {**settlement.model_dump(), "account": account, **common},
+                    )
+                )
+    elif kind == "add_margin":
+        out.append(
+            (
+                str(data["account"]),
+                "position",
+                {
+                    "position_id": int(data["position"]),
+                    "change": "add_margin",
+                    "amount": format_usd(int(data["amount"])),
+                    **common,
+                },
+            )
+        )
+    wallets: dict[str, int] = {}
+    for ledger_account, amount in postings:
+        if ledger_account.startswith(WALLET):
+            owner = ledger_account[len(WALLET) :]
+            wallets[owner] = wallets.get(owner, 0) + amount
+    for account in sorted(wallets):
+        if wallets[account]:
+            out.append(
+                (
+                    account,
+                    "balance",
+                    {
+                        "ledger_account": WALLET + account,
+                        "amount": format_usd(wallets[account]),
+                        "kind": kind,
+                        **common,
+                    },
+                )
+            )
+    return out
+
+
+def stored(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "data": json.dumps(row["data"], separators=(",", ":"))}
+
+
+def message(account_seq: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": "account", "seq": account_seq, "type": kind, "data": data}
+
+
+class AccountLog:
+    """Numbers, stores and replays account events. ``record`` runs in the block writer thread
+    while the sequencer's lock is held, so ``seqs`` always matches the state readers see."""
+
+    def __init__(self, engine: Engine, read_engine: Engine, deferred: DeferredWriter) -> None:
+        self._engine = engine
+        self._read = read_engine
+        self.deferred = deferred
+        self.seqs: dict[str, int] = {}
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    def _number(self, derived: list[tuple[int, str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """(txn_seq, account, type, data) -> rows to store (numbering advances ``seqs``); the
+        ``data`` is serialised by :func:`stored`, off the block writer's path."""
+        rows = []
+        for txn_seq, account, kind, data in derived:
+            seq = self.seqs.get(account, 0) + 1
+            self.seqs[account] = seq
+            rows.append(
+                {"account": account, "seq": seq, "txn_seq": txn_seq, "type": kind, "data": data}
+            )
+        return rows
+
+    def load(self, orders_lookup: Any) -> None:
+        """Read the counters, then derive the events of transactions not yet logged."""
+        with self._engine.connect() as conn:
+            self.seqs = {
+                str(a): int(n)
+                for a, n in conn.execute(
+                    select(e.c.account, func.max(e.c.seq)).group_by(e.c.account)
+                )
+            }
+            done = conn.execute(select(func.max(e.c.txn_seq))).scalar() or 0
+        t, c, p = schema.transactions, schema.commands, schema.postings
+        wall = rfc3339(now_us())
+        caught = 0
+        while True:
+            with self._engine.connect() as conn:
+                txns = conn.execute(
+                    select(t.c.seq, t.c.kind, t.c.data, t.c.command_seq, t.c.sim_time, c.c.kind)
+                    .select_from(t.join(c, c.c.seq == t.c.command_seq))
+                    .where(t.c.seq > done)
+                    .order_by(t.c.seq)
+                    .limit(CATCH_UP_PAGE)
+                ).all()
+                if not txns:
+                    break
+                seqs = [int(r[0]) for r in txns]
+                postings: dict[int, list[tuple[str, int]]] = {}
+                for row in conn.execute(
+                    select(p.c.txn_seq, p.c.account, p.c.amount)
+                    .where(p.c.txn_seq.in_(seqs))
+                    .order_by(p.c.txn_seq, p.c.idx)
+                ):
+                    postings.setdefault(int(row[0]), []).append((str(row[1]), int(row[2])))
+            derived: list[tuple[int, str, str, dict[str, Any]]] = []
+            for seq, kind, text, command_seq, sim_time, command_kind in txns:
+                order = (
+                    orders_lookup(int(command_seq)) if command_kind in ("open", "close") else None
+                )
+                for account, etype, data in derive(
+                    int(seq),
+                    str(kind),
+                    txn_data(text),
+                    postings.get(int(seq), []),
+                    int(command_seq),
+                    str(command_kind),
+                    int(sim_time),
+                    wall,
+                    order,
+                ):
+                    derived.append((int(seq), account, etype, data))
+            rows = self._number(derived)
+            if rows:
+                with self._engine.begin() as conn:
+                    conn.execute(e.insert(), [stored(r) for r in rows])
+            caught += len(rows)
+            done = seqs[-1]
+        if caught:
+            log.info("account log caught up %d events from the journal", caught)
+
+    def record(
+        self,
+        receipts: Sequence[tuple[Receipt, int]],
+        orders: dict[int, dict[str, Any]],
+        wall_time_us: int,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Number and store the events of one committed block: (account, message) pairs."""
+        wall = rfc3339(wall_time_us)
+        derived: list[tuple[int, str, str, dict[str, Any]]] = []
+        for receipt, sim_time in receipts:
+            order = orders.get(receipt.command_seq)
+            for txn in receipt.transactions:
+                for account, etype, data in derive(
+                    txn.seq,
+                    txn.kind,
+                    txn.data,
+                    txn.postings,
+                    receipt.command_seq,
+                    receipt.kind,
+                    sim_time,
+                    wall,
+                    order,
+                ):
+                    derived.append((txn.seq, account, etype, data))
+        rows = self._number(derived)
+        self.deferred.put([], rows)
+        return [(r["account"], message(r["seq"], r["type"], r["data"])) for r in rows]
+
+    def replay(self, account: str, from_seq: int, limit: int) -> list[dict[str, Any]]:
+        self.deferred.wait()
+        query = (
+            select(e.c.seq, e.c.type, e.c.data)
+            .where(e.c.account == account, e.c.seq >= from_seq)
+            .order_by(e.c.seq)
+            .limit(limit)
+        )
+        with self._read.connect() as conn:
+            return [message(int(r[0]), str(r[1]), json.loads(r[2])) for r in conn.execute(query)]

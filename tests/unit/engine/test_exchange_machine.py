@@ -492,7 +492,7 @@ ENGINE_BUDGET = settings(
     deadline=None,
 )
 if os.environ.get("HYPOTHESIS_PROFILE") == "mutation":  # `make mutate`: no floor
-    ENGINE_BUDGET = settings(settings.default, max_examples=150)
+    ENGINE_BUDGET = settings(settings.default, max_examples=60)
 TestExchangeMachine = ExchangeMachine.TestCase
 TestExchangeMachine.settings = ENGINE_BUDGET
 

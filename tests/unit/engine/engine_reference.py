@@ -9,6 +9,7 @@ every step; a flipped rounding direction or a skipped liquidation shows up as a 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
@@ -164,15 +165,34 @@ class Reference:
         other = "B" if side == "A" else "A"
         return notional, fee, open_cost(self.oi(market, side), self.oi(market, other), notional)
 
-    def open(self, account: str, market: str, side: str, margin: int, leverage: int) -> int:
-        notional, fee, cost = self.quote(market, side, margin, leverage)
+    def position_for(self, account: str, market: str, side: str) -> RefPosition:
+        """The open position an order on (account, market, side) increases, or a new one."""
         existing = [p for p in self.open_in(market) if p.account == account and p.side == side]
         if existing:
-            position = existing[0]
-        else:
-            position = RefPosition(self.next_id, account, market, side, 0, 0, 0)
-            self.positions[position.id] = position
-            self.next_id += 1
+            return existing[0]
+        position = RefPosition(self.next_id, account, market, side, 0, 0, 0)
+        self.positions[position.id] = position
+        self.next_id += 1
+        return position
+
+    def worst_case_after(self, account: str, market: str, side: str, margin: int, lev: int) -> int:
+        """docs (cap_rule: coverage): the sum over all live markets of each market's worst-case
+        resolution shortfall, were this order filled (before any liquidation it triggers)."""
+        notional, _, cost = self.quote(market, side, margin, lev)
+        after = copy.deepcopy(self)
+        position = after.position_for(account, market, side)
+        position.notional += notional
+        position.cost += cost
+        position.margin += margin
+        return sum(
+            max(sum(after.shortfall(m, outcome, 0)) for outcome in ("A", "B"))
+            for m, spec in after.markets.items()
+            if spec.status in ("open", "halted")
+        )
+
+    def open(self, account: str, market: str, side: str, margin: int, leverage: int) -> int:
+        notional, fee, cost = self.quote(market, side, margin, leverage)
+        position = self.position_for(account, market, side)
         wallet = f"wallet:{account}"
         self.move(wallet, f"position:{position.id}", margin)
         to_fund, to_treasury = self.fee_split(fee, "fee_to_if")

@@ -139,6 +139,7 @@ def test_funding_pays_the_exact_rational_rate_docs_case() -> None:
         "amount": paid,
     }
     assert exchange.state.balance("vault:perp") == 0  # everything collected is paid out
+    assert ("vault:perp", 544_025) in funding.postings  # through the market's own vault
     exchange.apply(AdvanceClock(6 * 3_600))
     assert before - exchange.state.positions[big].margin == 3_808_175
     assert check_invariants(exchange.state) == []

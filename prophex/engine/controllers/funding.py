@@ -17,7 +17,6 @@ from prophex.money import allocate_pro_rata
 
 @dataclass(frozen=True, slots=True)
 class FundingPlan:
-    rate: Fraction
     payer_side: str
     deltas: dict[int, int]
     """Margin change per position id (negative for payers)."""
@@ -42,7 +41,7 @@ def plan_funding(market: Market, positions: list[Position], rate: Fraction) -> F
     for position in receivers:
         journal.move(vault, position_account(position.id), shares[position.id])
         deltas[position.id] = shares[position.id]
-    return FundingPlan(rate, payer_side, deltas, collected, journal)
+    return FundingPlan(payer_side, deltas, collected, journal)
 
 
 def fund_market(core: Core, market: Market) -> int:

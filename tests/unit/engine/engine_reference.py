@@ -9,6 +9,7 @@ every step; a flipped rounding direction or a skipped liquidation shows up as a 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
@@ -71,6 +72,8 @@ class RefPosition:
     cost: int
     margin: int
     status: str = "open"
+    realized: int = 0
+    haircut: int = 0
 
 
 @dataclass
@@ -82,6 +85,8 @@ class RefMarket:
     wallet_cap: int | None = None
     market_oi_cap: int | None = None
     status: str = "open"
+    volume: int = 0
+    bad_debt: int = 0
 
 
 @dataclass
@@ -164,15 +169,34 @@ class Reference:
         other = "B" if side == "A" else "A"
         return notional, fee, open_cost(self.oi(market, side), self.oi(market, other), notional)
 
-    def open(self, account: str, market: str, side: str, margin: int, leverage: int) -> int:
-        notional, fee, cost = self.quote(market, side, margin, leverage)
+    def position_for(self, account: str, market: str, side: str) -> RefPosition:
+        """The open position an order on (account, market, side) increases, or a new one."""
         existing = [p for p in self.open_in(market) if p.account == account and p.side == side]
         if existing:
-            position = existing[0]
-        else:
-            position = RefPosition(self.next_id, account, market, side, 0, 0, 0)
-            self.positions[position.id] = position
-            self.next_id += 1
+            return existing[0]
+        position = RefPosition(self.next_id, account, market, side, 0, 0, 0)
+        self.positions[position.id] = position
+        self.next_id += 1
+        return position
+
+    def worst_case_after(self, account: str, market: str, side: str, margin: int, lev: int) -> int:
+        """docs (cap_rule: coverage): the sum over all live markets of each market's worst-case
+        resolution shortfall, were this order filled (before any liquidation it triggers)."""
+        notional, _, cost = self.quote(market, side, margin, lev)
+        after = copy.deepcopy(self)
+        position = after.position_for(account, market, side)
+        position.notional += notional
+        position.cost += cost
+        position.margin += margin
+        return sum(
+            max(sum(after.shortfall(m, outcome, 0)) for outcome in ("A", "B"))
+            for m, spec in after.markets.items()
+            if spec.status in ("open", "halted")
+        )
+
+    def open(self, account: str, market: str, side: str, margin: int, leverage: int) -> int:
+        notional, fee, cost = self.quote(market, side, margin, leverage)
+        position = self.position_for(account, market, side)
         wallet = f"wallet:{account}"
         self.move(wallet, f"position:{position.id}", margin)
         to_fund, to_treasury = self.fee_split(fee, "fee_to_if")
@@ -181,18 +205,22 @@ class Reference:
         position.notional += notional
         position.cost += cost
         position.margin += margin
+        self.markets[market].volume += notional
         self.liquidate(market)
         return position.id
 
-    def pay_profit(self, market: str, wallet: str, profit: int) -> None:
+    def pay_profit(self, market: str, wallet: str, profit: int) -> tuple[int, int]:
         """docs: the fund pays the vault's shortfall at once; beyond the fund, a haircut."""
         vault = f"vault:{market}"
         shortfall = max(0, profit - self.bal(vault))
         draw = min(shortfall, self.bal(FUND))
         self.move(FUND, vault, draw)
         self.move(vault, wallet, profit - (shortfall - draw))
+        return draw, shortfall - draw
 
-    def close(self, position_id: int, notional: int) -> None:
+    def close(self, position_id: int, notional: int) -> dict[str, int]:
+        """docs: partial shares, profit from the vault (fund, then haircut), a loss capped at
+        the departing margin (the rest is bad debt), then the fee capped at the wallet."""
         p = self.positions[position_id]
         other = "B" if p.side == "A" else "A"
         proceeds = close_proceeds(self.oi(p.market, p.side), self.oi(p.market, other), notional)
@@ -200,13 +228,16 @@ class Reference:
         margin_part = floor(Fraction(p.margin * notional, p.notional))
         pnl = proceeds - cost_part
         wallet, account = f"wallet:{p.account}", f"position:{p.id}"
+        draw = haircut = bad_debt = 0
         if pnl >= 0:
             self.move(account, wallet, margin_part)
-            self.pay_profit(p.market, wallet, pnl)
+            draw, haircut = self.pay_profit(p.market, wallet, pnl)
+            realized = pnl - haircut
         else:
             to_vault = min(-pnl, margin_part)
             self.move(account, f"vault:{p.market}", to_vault)
             self.move(account, wallet, margin_part - to_vault)
+            bad_debt, realized = -pnl - to_vault, -to_vault
         fee = min(ceil(notional * self.rate("fee_rate")), self.bal(wallet))
         to_fund, to_treasury = self.fee_split(fee, "fee_to_if")
         self.move(wallet, FUND, to_fund)
@@ -214,9 +245,17 @@ class Reference:
         p.notional -= notional
         p.cost -= cost_part
         p.margin -= margin_part
+        p.realized += realized
+        p.haircut += haircut
+        market = self.markets[p.market]
+        market.volume += notional
+        market.bad_debt += bad_debt
         if p.notional == 0:
             p.status = "closed"
+        figures = {"proceeds": proceeds, "cost": cost_part, "pnl": realized, "fee": fee}
+        figures |= {"fund_draw": draw, "haircut": haircut, "bad_debt": bad_debt}
         self.liquidate(p.market)
+        return figures
 
     def add_margin(self, position_id: int, amount: int) -> None:
         p = self.positions[position_id]
@@ -237,6 +276,10 @@ class Reference:
                 return
             p = min(due, key=lambda q: (-Fraction(q.cost - q.margin, q.notional), q.id))
             seized = p.margin
+            other = "B" if p.side == "A" else "A"
+            exit_value = close_proceeds(self.oi(market, p.side), self.oi(market, other), p.notional)
+            self.markets[market].bad_debt += max(0, p.cost - exit_value - seized)
+            p.realized -= seized
             to_fund, to_vault = self.fee_split(seized, "liq_penalty_to_if")
             self.move(f"position:{p.id}", FUND, to_fund)
             self.move(f"position:{p.id}", f"vault:{market}", to_vault)
@@ -310,8 +353,11 @@ class Reference:
             if pnl >= 0:
                 winners.append((p, pnl))
                 continue
-            self.move(account, vault, min(-pnl, p.margin))
-            self.move(account, wallet, p.margin - min(-pnl, p.margin))
+            to_vault = min(-pnl, p.margin)
+            self.move(account, vault, to_vault)
+            self.move(account, wallet, p.margin - to_vault)
+            p.realized -= to_vault
+            self.markets[market].bad_debt += -pnl - to_vault
         if outcome is not None:
             draw, uncovered = self.shortfall_after_losers(market, winners)
             self.move(FUND, vault, draw)
@@ -319,6 +365,8 @@ class Reference:
             for p, pnl in winners:
                 self.move(f"position:{p.id}", f"wallet:{p.account}", p.margin)
                 self.move(vault, f"wallet:{p.account}", pnl - cuts[p.id])
+                p.realized += pnl - cuts[p.id]
+                p.haircut += cuts[p.id]
         if self.params.vault_surplus_to_if:
             self.move(vault, FUND, self.bal(vault))
         for p in positions:

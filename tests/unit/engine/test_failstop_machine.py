@@ -63,6 +63,7 @@ class FailStopMachine(base.ExchangeMachine):
         assert isinstance(outcome, Receipt), f"{command}: reference accepted, got {outcome}"
         assert outcome.result == receipt.result
         self.last_result = receipt.result
+        self.last_receipt = receipt
         return True
 
     # ------------------------------------------------------------------ faults

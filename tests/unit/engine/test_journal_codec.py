@@ -53,6 +53,8 @@ def _every_kind() -> list[Transaction]:
         AdvanceClock(120),
         Deposit("w", 5_000 * USD),
         Open("w", "m", "B", 900 * USD, 1_000),  # liquidates a's 10x long A
+        Deposit("c", 100 * USD),
+        Open("c", "m", "A", 10 * USD, 100),  # a winner when A wins
         Halt("m"),
         Resume("m"),
         SetParams(params={"fee_rate": "0.002"}),
@@ -88,3 +90,20 @@ NOT_EMITTED_HERE = {"pm_liquidation"}
 
 def test_codec_covers_every_kind_the_engine_emits() -> None:
     assert {t.kind for t in _every_kind()} == set(journal.EVENT_TYPES) - NOT_EMITTED_HERE
+
+
+def test_settlement_records_name_payout_pnl_bad_debt_and_winner_haircut() -> None:
+    resolve = next(t for t in _every_kind() if t.kind == "resolve")
+    records = resolve.data["settlements"]
+    assert records, "the resolved market had open positions"
+    for record in records.values():
+        winner = record["pnl"] >= 0 and "haircut" in record
+        expected = {"payout", "pnl", "bad_debt", "account"} | ({"haircut"} if winner else set())
+        assert set(record) == expected
+    assert any("haircut" in r for r in records.values())
+    assert any("haircut" not in r for r in records.values())
+    void = next(t for t in _every_kind() if t.kind == "void")
+    assert all(
+        set(r) == {"payout", "pnl", "bad_debt", "account"}
+        for r in void.data["settlements"].values()
+    )

@@ -54,6 +54,7 @@ def test_parse_usd_zero_only_when_allowed() -> None:
         (True, "must be a decimal string, not a bool"),
         ("", "must be a plain decimal number"),
         ("12abc", "must be a plain decimal number"),
+        ("1X", "must be a plain decimal number"),
         ("1e5", "must be a plain decimal number"),
         ("NaN", "must be a plain decimal number"),
         ("1.2.3", "is not a decimal number"),
@@ -153,3 +154,12 @@ def test_mul_div_directions_and_signs() -> None:
     for helper in (mul_div_floor, mul_div_ceil):
         with pytest.raises(ValueError, match="denominator must be positive"):
             helper(1, 1, 0)
+
+
+def test_default_field_names_in_messages() -> None:
+    with pytest.raises(InvalidAmount) as usd:
+        parse_usd("x")
+    assert usd.value.details == {"field": "amount"} and usd.value.message.startswith("amount ")
+    with pytest.raises(InvalidAmount) as price:
+        parse_price("2")
+    assert price.value.details == {"field": "price"} and price.value.message.startswith("price ")

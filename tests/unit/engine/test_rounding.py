@@ -126,8 +126,20 @@ def test_funding_pays_the_exact_rational_rate_docs_case() -> None:
     exchange.apply(Open("small", "perp", "A", 1_094 * USD, 100))
     exchange.apply(Open("b", "perp", "B", 100_000 * USD, 100))
     before = exchange.state.positions[big].margin
-    exchange.apply(AdvanceClock(3_600))
+    funding = exchange.apply(AdvanceClock(3_600)).transactions[0]
     assert before - exchange.state.positions[big].margin == 544_025
+    paid = 544_025 + 5_952  # the 1,094 USD position pays ceil(5,951.6...)
+    assert funding.kind == "funding"
+    assert funding.data == {
+        "market": "perp",
+        "rate_ppm": 5,
+        "rate_num": 547,
+        "rate_den": 100_547_000,
+        "payer_side": "A",
+        "amount": paid,
+    }
+    assert exchange.state.balance("vault:perp") == 0  # everything collected is paid out
+    assert ("vault:perp", 544_025) in funding.postings  # through the market's own vault
     exchange.apply(AdvanceClock(6 * 3_600))
     assert before - exchange.state.positions[big].margin == 3_808_175
     assert check_invariants(exchange.state) == []

@@ -3,6 +3,7 @@ the compiled build alike (prophex/engine/pickling.py; docs/performance.md, "Comp
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import dataclasses
@@ -11,7 +12,9 @@ import importlib
 import os
 import pickle
 import pkgutil
+import sys
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -62,6 +65,10 @@ def plain(value: Any, depth: int = 0) -> Any:
         return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
     if isinstance(value, Exchange | Core):
         return digest(value.state)
+    if isinstance(value, HeapEntry):  # compiled classes expose no __slots__: name the fields
+        return ["HeapEntry", value.num, value.den, value.position_id, value.version]
+    if isinstance(value, Journal):
+        return ["Journal", plain(value.postings, depth + 1)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = dataclasses.fields(value)
         return [type(value).__name__, *(plain(getattr(value, f.name), depth + 1) for f in fields)]
@@ -89,7 +96,25 @@ def sample(cls: type[Any], exchange: Exchange) -> Any:
     if cls is type(state):
         return state
     assert dataclasses.is_dataclass(cls), cls
-    return cls(**{f.name: value_for(str(f.type), exchange) for f in dataclasses.fields(cls)})
+    declared = source_annotations(cls)
+    return cls(**{f.name: value_for(declared[f.name], exchange) for f in dataclasses.fields(cls)})
+
+
+def source_annotations(cls: type[Any]) -> dict[str, str]:
+    """The field annotations of ``cls`` as written in its source file. The compiled build keeps
+    only erased runtime types (``dict`` for ``dict[str, int]``), so they are read from the
+    ``.py`` file that sits beside the extension module in both builds."""
+    module = sys.modules[cls.__module__]
+    path = Path(str(module.__file__))
+    source = path.parent / (cls.__module__.rsplit(".", 1)[1] + ".py")
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            return {
+                item.target.id: ast.unparse(item.annotation)
+                for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            }
+    raise AssertionError(f"{cls} not found in {source}")
 
 
 def value_for(annotation: str, exchange: Exchange) -> Any:

@@ -6,7 +6,8 @@ STAMP_RUNTIME := $(VENV)/.installed-runtime
 STAMP_DEV     := $(VENV)/.installed-dev
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: demo test lint bench serve clean dashboard chromium screenshots nightly mutate
+.PHONY: demo test lint bench serve clean dashboard chromium screenshots nightly mutate compiled \
+	test-compiled bench-compiled
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +15,17 @@ $(BIN)/python:
 $(STAMP_RUNTIME): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[postgres,sweep]'
 	touch $@
+
+# The opt-in compiled build (mypyc; setup.py, docs/performance.md "Compiled build") lives in its
+# own build dir, a copy of the checkout compiled in place, and runs on the dev venv's interpreter
+# with PYTHONPATH=build/compiled. It is never installed editable: an editable compiled install
+# would silently ignore later .py edits. The stamp tracks every source, so edits rebuild it.
+COMPILED_DIR := build/compiled
+STAMP_COMPILED := $(COMPILED_DIR)/.built
+COMPILED_SOURCES := setup.py pyproject.toml alembic.ini $(shell find prophex migrations \
+	-name '*.py' 2>/dev/null)
+RUN_COMPILED := PYTHONPATH=$(CURDIR)/$(COMPILED_DIR) $(BIN)/python -P -c \
+	'import sys; from prophex.cli import main; sys.argv[0] = "prophex"; main()'
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]'
@@ -67,16 +79,46 @@ mutate: $(STAMP_DEV)
 	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut results
 
-## bench: measured figures (docs/performance.md explains them)
+## bench: measured figures (docs/performance.md explains them); ends with the write path's table.
+## The compiled build's core and SQLite figures are added when `make compiled` has been run.
 bench: $(STAMP_DEV)
-	$(BIN)/prophex bench core --json
-	$(BIN)/prophex bench ledger --json
+	@rm -f .bench.jsonl
+	$(BIN)/prophex bench core --json | tee -a .bench.jsonl
+	$(BIN)/prophex bench ledger --json | tee -a .bench.jsonl
 	@if $(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; sys.exit(conftest._PG_PROBLEM is not None)"; then \
 		url=$$($(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; print(conftest.create_pg_database())"); \
-		$(BIN)/prophex bench ledger --json --db "$$url"; \
+		$(BIN)/prophex bench ledger --json --db "$$url" | tee -a .bench.jsonl; \
 		$(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import conftest; conftest.drop_pg_database('$$url')"; \
 	else echo "PostgreSQL unreachable: skipping the PostgreSQL ledger benchmark"; fi
+	@if [ -f $(STAMP_COMPILED) ]; then \
+		$(RUN_COMPILED) bench core --json | tee -a .bench.jsonl; \
+		$(RUN_COMPILED) bench ledger --json | tee -a .bench.jsonl; \
+	fi
 	$(BIN)/prophex bench margin --json
+	@$(BIN)/python bench/table.py < .bench.jsonl
+	@rm -f .bench.jsonl
+
+## compiled: the mypyc-compiled engine in build/compiled (`prophex --version` names the build)
+compiled: $(STAMP_COMPILED)
+	$(RUN_COMPILED) --version
+
+$(STAMP_COMPILED): $(COMPILED_SOURCES) | $(STAMP_DEV)
+	rm -rf $(COMPILED_DIR)
+	mkdir -p $(COMPILED_DIR)
+	cp -r prophex migrations scenarios alembic.ini setup.py pyproject.toml README.md $(COMPILED_DIR)/
+	find $(COMPILED_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	cd $(COMPILED_DIR) && PROPHEX_COMPILE=1 $(CURDIR)/$(BIN)/python setup.py -q build_ext --inplace
+	touch $@
+
+## test-compiled: the engine unit tests and the pinned scenario digests on the compiled build
+test-compiled: $(STAMP_COMPILED)
+	PROPHEX_EXPECT_BUILD=compiled PYTHONPATH=$(CURDIR)/$(COMPILED_DIR) $(BIN)/pytest -q \
+		-p no:randomly -n 2 tests/unit/engine tests/scenarios/test_library.py
+
+## bench-compiled: the core and SQLite ledger benchmarks on the compiled build
+bench-compiled: $(STAMP_COMPILED)
+	$(RUN_COMPILED) bench core --json
+	$(RUN_COMPILED) bench ledger --json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis prophex-demo.db* prophex.db*
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis prophex-demo.db* prophex.db*

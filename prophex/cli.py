@@ -38,6 +38,36 @@ DbOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from prophex.perf import build_info
+
+        try:
+            number = version("prophex-sim")
+        except PackageNotFoundError:
+            number = "unknown"
+        info = build_info()
+        console.print(f"prophex-sim {number} ({info['build']} build, {info['interpreter']})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version, the build (pure or compiled) and the interpreter.",
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 def fail(error: ProphexError, code: int = 2) -> None:
     err_console.print(f"[bold red]error[/] [{error.code}] {error.message}", soft_wrap=True)
     raise typer.Exit(code)
@@ -327,5 +357,8 @@ def _register_subsystems() -> None:
 
 
 def main() -> None:
+    from prophex.perf import raise_gc_thresholds
+
+    raise_gc_thresholds()  # the CLI owns its process: serve, run and replay are long runs
     _register_subsystems()
     app()

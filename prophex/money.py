@@ -97,10 +97,11 @@ def allocate_pro_rata(total: int, weights: list[tuple[int, int]]) -> dict[int, i
     return shares
 
 
-def parse_usd(text: str | int | Decimal, *, field: str = "amount", allow_zero: bool = False) -> int:
+def parse_usd(text: object, *, field: str = "amount", allow_zero: bool = False) -> int:
     """Parse a decimal USD string (``"1500.25"``) into micro-USD, exactly.
 
-    Floats are refused on purpose: ``0.1`` is not a decimal number, and accepting it would let
+    ``text`` is typed ``object`` (anything may arrive; see :func:`check_amount`). Floats are
+    refused on purpose: ``0.1`` is not a decimal number, and accepting it would let
     binary rounding leak into the ledger. More than six decimals, exponents, NaN, infinities,
     negatives and values above :data:`MAX_AMOUNT` are all rejected with :class:`InvalidAmount`.
     """
@@ -128,8 +129,10 @@ def parse_usd(text: str | int | Decimal, *, field: str = "amount", allow_zero: b
     return check_amount(int(micro), field=field, allow_zero=allow_zero)
 
 
-def check_amount(value: int, *, field: str = "amount", allow_zero: bool = False) -> int:
-    """Validate an integer micro-USD amount coming from outside the engine."""
+def check_amount(value: object, *, field: str = "amount", allow_zero: bool = False) -> int:
+    """Validate an integer micro-USD amount coming from outside the engine. Typed ``object``:
+    the value may be anything, and the compiled build checks a parameter's declared type on
+    entry, so a narrower annotation would turn the typed refusal into a ``TypeError``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidAmount(field, f"{field} must be an integer number of micro-USD")
     if value < 0 or (value == 0 and not allow_zero):

@@ -28,6 +28,9 @@ class Core:
         self.state = state
         self.receipt: Receipt | None = None
 
+    def __reduce__(self) -> tuple[type[Core], tuple[State]]:
+        return Core, (self.state,)  # copied between commands, when no receipt is being built
+
     # ------------------------------------------------------------------ transactions
 
     def commit(self, event: Event, journal: Journal) -> Transaction:

@@ -20,8 +20,17 @@ INSURANCE_FUND = "insurance_fund"
 TREASURY = "treasury"
 
 
+_WALLET_KEYS: dict[str, str] = {}
+"""``wallet:<account>`` per account, built once: the hot path asks for it several times per
+command. One entry per account ever seen, which the balances hold anyway (the cached string is
+the very key object of ``State.balances``)."""
+
+
 def wallet_account(account: str) -> str:
-    return f"wallet:{account}"
+    key = _WALLET_KEYS.get(account)
+    if key is None:
+        key = _WALLET_KEYS[account] = f"wallet:{account}"
+    return key
 
 
 def position_account(position_id: int) -> str:

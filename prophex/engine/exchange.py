@@ -54,6 +54,7 @@ from prophex.engine.core import Core
 from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, Receipt, vault_account
 from prophex.engine.limits import check_command as check_limits
+from prophex.engine.pickling import register_engine
 from prophex.engine.state import Market, Position, State, canonical_json
 from prophex.errors import DuplicateClientOrderId, InvalidCommand
 from prophex.params import Params, profile
@@ -90,6 +91,9 @@ class Exchange:
         default = profile("launch")
         state = state if state is not None else State(params=default, rules=default.rules())
         self._core = Core(state)
+
+    def __reduce__(self) -> tuple[type[Exchange], tuple[State]]:
+        return Exchange, (self.state,)
 
     @property
     def state(self) -> State:
@@ -190,5 +194,7 @@ def _idempotent_replay(state: State, command: Command, key: tuple[str, str]) -> 
         duplicate=True,
     )
 
+
+register_engine()
 
 __all__ = ["HANDLERS", "MAX_FUNDING_INTERVALS_PER_COMMAND", "OTHER", "Exchange", "OpenPlan"]

@@ -320,10 +320,24 @@ def kind_of(event: Event) -> str:
     return event.kind if isinstance(event, Settled) else event.KIND
 
 
+_LAYOUTS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+"""Per event class, its (attribute, journal key) pairs in field order: computed once per class,
+because ``dataclasses.fields`` per call was the largest single cost of a command."""
+
+
+def _layout(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    renames: dict[str, str] = getattr(cls, "RENAMES", {})
+    layout = tuple((f.name, renames.get(f.name, f.name)) for f in fields(cls))
+    _LAYOUTS[cls] = layout
+    return layout
+
+
 def encode(event: Event) -> dict[str, Any]:
     """The transaction ``data`` dict of ``event`` (canonical form, field order = key order)."""
-    renames: dict[str, str] = getattr(event, "RENAMES", {})
-    return {renames.get(f.name, f.name): getattr(event, f.name) for f in fields(event)}
+    layout = _LAYOUTS.get(type(event))
+    if layout is None:
+        layout = _layout(type(event))
+    return {key: getattr(event, name) for name, key in layout}
 
 
 def decode(kind: str, data: dict[str, Any]) -> Event:

@@ -30,6 +30,9 @@ class HeapEntry:
         self.position_id = position_id
         self.version = version
 
+    def __reduce__(self) -> tuple[type[HeapEntry], tuple[int, int, int, int]]:
+        return HeapEntry, (self.num, self.den, self.position_id, self.version)
+
     def __lt__(self, other: HeapEntry) -> bool:
         left, right = self.num * other.den, other.num * self.den
         if left != right:

@@ -158,9 +158,10 @@ class State:
     def apply_postings(self, postings: list[tuple[str, int]]) -> None:
         balances = self.balances
         get = balances.get
+        mark = self.dirty_accounts.add
         for account, amount in postings:
             balances[account] = get(account, 0) + amount
-        self.dirty_accounts.update([account for account, _ in postings])
+            mark(account)
 
     def meta(self) -> dict[str, Any]:
         return {

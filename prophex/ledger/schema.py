@@ -6,6 +6,10 @@ The journal is append-only: ``commands`` (what was asked, in sequence order, wit
 ``markets``, ``positions``, ``client_orders`` and ``meta`` are the current state, written in the
 same SQL transaction as the journal rows of each block, so they can never disagree with it
 without the audit noticing.
+
+The journal tables carry no foreign keys (migration ``0006_speed``): they are append-only and
+hash-chained, written by the single writer in one SQL transaction per block, and their integrity
+is the chain and the audit, not a per-row trigger (docs/decisions.md, "Speed").
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -40,7 +43,7 @@ commands = Table(
     "commands",
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("block", BigInteger, ForeignKey("blocks.height"), nullable=False),
+    Column("block", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("payload", Text, nullable=False),
     Column("receipt", Text, nullable=False),
@@ -50,7 +53,7 @@ transactions = Table(
     "transactions",
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("command_seq", BigInteger, ForeignKey("commands.seq"), nullable=False),
+    Column("command_seq", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("market", String(64), nullable=True),
     Column("sim_time", BigInteger, nullable=False),
@@ -64,7 +67,7 @@ transactions = Table(
 postings = Table(
     "postings",
     metadata,
-    Column("txn_seq", BigInteger, ForeignKey("transactions.seq"), primary_key=True),
+    Column("txn_seq", BigInteger, primary_key=True),
     Column("idx", Integer, primary_key=True, autoincrement=False),
     Column("account", String(80), nullable=False),
     Column("amount", BigInteger, nullable=False),

@@ -105,9 +105,11 @@ def bench_sweep(runs: int = 1_000) -> dict[str, Any]:
 
 
 def run_benchmarks(
-    sqlite: bool = True, memory: bool = True, sweep_runs: int = 1_000
+    sqlite: bool = True, memory: bool = True, sweep_runs: int = 1_000, traders: int = TRADERS
 ) -> dict[str, Any]:
-    scenario = million_command_scenario()
+    from prophex.perf import build_info
+
+    scenario = million_command_scenario(traders)
     figures: dict[str, Any] = {}
     if memory:
         figures["replay_memory"] = bench_replay_memory(scenario)
@@ -116,6 +118,7 @@ def run_benchmarks(
     if sweep_runs:
         figures["sweep_1000"] = bench_sweep(sweep_runs)
     for name, data in figures.items():
+        data.update(build_info())  # which build (pure or compiled) and interpreter ran
         data["target_seconds"] = TARGETS[name]
         data["met"] = data["seconds"] <= TARGETS[name]
         if "commands" in data:
@@ -128,9 +131,12 @@ def bench_replay_command(
     sqlite: bool = typer.Option(True, "--sqlite/--no-sqlite", help="Include the SQLite replay."),
     memory: bool = typer.Option(True, "--memory/--no-memory", help="Include the in-memory replay."),
     sweep_runs: int = typer.Option(1_000, "--sweep-runs", help="Sweep runs (0 to skip)."),
+    traders: int = typer.Option(
+        TRADERS, "--traders", help="Traders (10,000 = about 1M commands; 1,000 = about 100k)."
+    ),
 ) -> None:
     """Benchmark: 1M-command replay (SQLite and memory) and a 1,000-run local sweep."""
-    figures = run_benchmarks(sqlite, memory, sweep_runs)
+    figures = run_benchmarks(sqlite, memory, sweep_runs, traders)
     if json_out:
         sys.stdout.write(json.dumps(figures, sort_keys=True) + "\n")
         return

@@ -27,6 +27,7 @@ from prophex.engine.exchange import Exchange
 from prophex.engine.liquidation import HeapEntry
 from prophex.engine.state import digest
 from prophex.errors import ProphexError
+from prophex.margin.incremental import FastResult
 from prophex.perf import engine_build
 
 
@@ -149,6 +150,8 @@ def value_for(annotation: str, exchange: Exchange) -> Any:
         "set[int]": {1, 2},
         "set[str]": {"a"},
     }
+    if annotation == "FastResult":  # the margin engine's answer a portfolio plan carries
+        return FastResult(1.5, 0.1, 9.0, 1.4, 0.1, 1.2, 0.5, "base", {"x": 0.1}, {"c": (1.4, 0.1)})
     base = annotation.removesuffix(" | None")
     if base in by_name:
         return by_name[base]

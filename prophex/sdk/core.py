@@ -20,6 +20,10 @@ Safety rules a bot can rely on:
   admin calls are never repeated after the request may have reached the server. The wait
   is ``Retry-After`` when the server gives one, otherwise ``min(retry_backoff_max,
   retry_backoff * 2**attempt)`` scaled by a jitter factor in [0.5, 1.0).
+* **Replays**: an answer carrying ``Idempotent-Replayed: true`` (the server's stored answer
+  to an earlier request with the same ``Idempotency-Key``) is returned with
+  ``duplicate=True`` when the answer has a ``duplicate`` field (orders, closes, portfolio
+  orders), exactly as a ``client_order_id`` replay answers it.
 * **Errors**: any other 4xx/5xx raises :class:`ProphexApiError` with the stable ``code``.
 """
 
@@ -46,6 +50,7 @@ T = TypeVar("T")
 Auth = Literal["none", "key", "admin"]
 Money = Decimal | int | str
 RETRY_STATUSES = frozenset({502, 503, 504})
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def money(value: Money) -> str:
@@ -231,7 +236,15 @@ class AsyncProphexClient:
                 await asyncio.sleep(self._delay(None, attempt))
                 continue
             if response.status_code < 400:
-                return call.model.model_validate_json(response.content)
+                answer = call.model.model_validate_json(response.content)
+                if (
+                    response.headers.get(REPLAYED_HEADER) == "true"
+                    and "duplicate" in call.model.model_fields
+                ):
+                    # a replay of the Idempotency-Key: the stored bytes (``duplicate`` as
+                    # first answered); the header is what marks the retry
+                    answer = answer.model_copy(update={"duplicate": True})
+                return answer
             retryable = response.status_code == 429 or (
                 call.safe and response.status_code in RETRY_STATUSES
             )
@@ -496,6 +509,58 @@ class AsyncProphexClient:
         body = {"amount": money(amount)}
         return await self.send(
             self._mutation("POST", path, m.AddMarginResult, body, idempotency_key)
+        )
+
+    # ------------------------------------------------------------ portfolio-mode accounts
+
+    async def set_margin_mode(
+        self, mode: str, idempotency_key: str | None = None
+    ) -> m.MarginModeResult:
+        """Switch the account to ``"portfolio"`` or ``"isolated"`` margin (only while it has no
+        open position: ``ACCOUNT_NOT_FLAT``)."""
+        body = {"mode": mode}
+        return await self.send(
+            self._mutation(
+                "POST", "/v1/account/margin-mode", m.MarginModeResult, body, idempotency_key
+            )
+        )
+
+    async def account_margin(self) -> m.MarginBreakdown:
+        """``GET /v1/account/margin``: the portfolio-margin breakdown of the account's book
+        (requirement, lock, equity, distance to liquidation)."""
+        return await self.send(_read("/v1/account/margin", m.MarginBreakdown, "key"))
+
+    async def quote_portfolio(self, market: str, side: str, notional: Money) -> m.PortfolioQuote:
+        """Price a portfolio-mode order by notional without changing anything, with the
+        account's requirement before and after it."""
+        body = {"market": market, "side": side, "notional": money(notional)}
+        return await self.send(
+            Call("POST", "/v1/portfolio/quote", m.PortfolioQuote, "key", body, safe=True)
+        )
+
+    async def open_portfolio_order(
+        self,
+        market: str,
+        side: str,
+        notional: Money,
+        max_avg_price: Money | None = None,
+        client_order_id: str | None = None,
+    ) -> m.PortfolioOrder:
+        """Open or increase a portfolio-mode position by notional; the account's lock moves to
+        the requirement after the order. Idempotent like :meth:`open_order` (the
+        ``client_order_id``, generated when omitted, is also the ``Idempotency-Key``).
+        Close with :meth:`close_position`."""
+        order_id = client_order_id or self.next_id()
+        body: dict[str, Any] = {
+            "market": market,
+            "side": side,
+            "notional": money(notional),
+            "client_order_id": order_id,
+        }
+        if max_avg_price is not None:
+            body["max_avg_price"] = money(max_avg_price)
+        return await self.send(
+            self._mutation("POST", "/v1/portfolio/orders", m.PortfolioOrder, body, order_id)
         )
 
     # ------------------------------------------------------------ public feeds

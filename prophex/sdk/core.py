@@ -12,7 +12,10 @@ Safety rules a bot can rely on:
   closes it is the ``client_order_id``; for deposits, withdrawals, added margin and new keys
   it is the ``idempotency_key`` argument or, when omitted, ``"<id_prefix>-<n>"`` with ``n``
   a per-client counter. An order without a ``client_order_id`` gets one the same way. The
-  key is fixed once per call and reused by every retry of that call.
+  key is fixed once per call and reused by every retry of that call. On orders and closes the
+  server deduplicates by the ``client_order_id`` (journalled, no retention limit): a retry
+  answers the stored order with ``duplicate=True``, the same id with a different request is
+  409 ``DUPLICATE_CLIENT_ORDER_ID``.
 * **Retries** (``retries`` extra attempts, default 3): a ``429`` (the server refused before
   doing anything) and a connection that could not be opened are retried for every call;
   a timeout, a dropped connection or a ``502``/``503``/``504`` only for calls that are safe
@@ -20,10 +23,6 @@ Safety rules a bot can rely on:
   admin calls are never repeated after the request may have reached the server. The wait
   is ``Retry-After`` when the server gives one, otherwise ``min(retry_backoff_max,
   retry_backoff * 2**attempt)`` scaled by a jitter factor in [0.5, 1.0).
-* **Replays**: an answer carrying ``Idempotent-Replayed: true`` (the server's stored answer
-  to an earlier request with the same ``Idempotency-Key``) is returned with
-  ``duplicate=True`` when the answer has a ``duplicate`` field (orders, closes, portfolio
-  orders), exactly as a ``client_order_id`` replay answers it.
 * **Errors**: any other 4xx/5xx raises :class:`ProphexApiError` with the stable ``code``.
 """
 
@@ -50,7 +49,6 @@ T = TypeVar("T")
 Auth = Literal["none", "key", "admin"]
 Money = Decimal | int | str
 RETRY_STATUSES = frozenset({502, 503, 504})
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def money(value: Money) -> str:
@@ -236,15 +234,7 @@ class AsyncProphexClient:
                 await asyncio.sleep(self._delay(None, attempt))
                 continue
             if response.status_code < 400:
-                answer = call.model.model_validate_json(response.content)
-                if (
-                    response.headers.get(REPLAYED_HEADER) == "true"
-                    and "duplicate" in call.model.model_fields
-                ):
-                    # a replay of the Idempotency-Key: the stored bytes (``duplicate`` as
-                    # first answered); the header is what marks the retry
-                    answer = answer.model_copy(update={"duplicate": True})
-                return answer
+                return call.model.model_validate_json(response.content)
             retryable = response.status_code == 429 or (
                 call.safe and response.status_code in RETRY_STATUSES
             )

@@ -26,7 +26,7 @@ from prophex.api.portfolio_schemas import (
     PortfolioQuoteRequest,
 )
 from prophex.api.routers.common import IdemKey, problems, user_command
-from prophex.api.routers.orders import alias_client_order_id, json_answer
+from prophex.api.routers.orders import alias_client_order_id, json_answer, order_idempotency_key
 from prophex.engine.commands import OpenPortfolio
 from prophex.engine.events import Receipt, pm_margin_account
 from prophex.engine.pm_account import margin_report
@@ -260,7 +260,6 @@ async def open_portfolio_order(
         )
         return 200, result.model_dump_json().encode()
 
-    status, payload, replayed = await ctx.idem.run(
-        caller.account, idempotency_key, fingerprint, action
-    )
+    key = order_idempotency_key(body.client_order_id, idempotency_key)
+    status, payload, replayed = await ctx.idem.run(caller.account, key, fingerprint, action)
     return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))

@@ -26,7 +26,13 @@ from typing import Any
 
 from common import parse_args, reconcile
 
-from prophex.sdk import AsyncProphexClient, ProphexApiError, ProphexClient
+from prophex.sdk import (
+    AccountStream,
+    AsyncProphexClient,
+    MarketStream,
+    ProphexApiError,
+    ProphexClient,
+)
 from prophex.sdk.models import Fill, Order
 
 FAIR = Decimal("0.5")
@@ -50,6 +56,8 @@ class Hunter:
         self.caused = 0
         self.holding: int | None = None
         self.done = asyncio.Event()
+        self.public: MarketStream | None = None
+        self.private: AccountStream | None = None
 
     async def on_price(self, price_a: Decimal) -> None:
         if self.done.is_set() or self.holding is not None or abs(price_a - FAIR) <= self.trigger:
@@ -81,7 +89,8 @@ class Hunter:
             self.done.set()
 
     async def watch_public(self) -> None:
-        async for event in self.client.stream([self.market], idle_timeout=15):
+        self.public = self.client.stream([self.market], idle_timeout=15)
+        async for event in self.public:
             kind, data = event["type"], event.get("data", {})
             if kind == "snapshot" or kind == "trade":
                 await self.on_price(Decimal(data["price_a"]))
@@ -92,7 +101,8 @@ class Hunter:
                 self.done.set()
 
     async def watch_private(self) -> None:
-        async for event in self.client.account_stream(idle_timeout=15):
+        self.private = self.client.account_stream(idle_timeout=15)
+        async for event in self.private:
             if event["type"] == "fill":
                 self.streamed.append(Fill.model_validate(event["data"]))
             elif event["type"] in ("liquidation", "settlement"):
@@ -119,10 +129,14 @@ async def hunt(args: Any) -> Hunter:
             task.add_done_callback(lambda _task: hunter.done.set())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hunter.done.wait(), timeout=args.duration)
+        if hunter.public is not None:  # close the streams (ends their iterators), then cancel
+            await hunter.public.close()
         for task in tasks[1:]:
             task.cancel()
         await hunter.take_profit()
         await hunter.wait_for_private_fills(timeout=10)
+        if hunter.private is not None:
+            await hunter.private.close()
         tasks[0].cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):

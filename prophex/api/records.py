@@ -85,7 +85,9 @@ def render_order(
     """The ``Order`` body (without ``duplicate``) of one executed open/close, from journalled
     data only; None if the command is not an order."""
     kind = command.get("type")
-    main = next(((seq, data) for seq, k, data in txns if k == kind), None)
+    # a close of a portfolio-mode position journals a ``pm_close`` (same result fields)
+    main_kinds = ("close", "pm_close") if kind == "close" else (kind,)
+    main = next(((seq, data) for seq, k, data in txns if k in main_kinds), None)
     if kind not in ORDER_KINDS or main is None:
         return None
     txn_seq, data = main

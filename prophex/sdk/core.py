@@ -12,7 +12,10 @@ Safety rules a bot can rely on:
   closes it is the ``client_order_id``; for deposits, withdrawals, added margin and new keys
   it is the ``idempotency_key`` argument or, when omitted, ``"<id_prefix>-<n>"`` with ``n``
   a per-client counter. An order without a ``client_order_id`` gets one the same way. The
-  key is fixed once per call and reused by every retry of that call.
+  key is fixed once per call and reused by every retry of that call. On orders and closes the
+  server deduplicates by the ``client_order_id`` (journalled, no retention limit): a retry
+  answers the stored order with ``duplicate=True``, the same id with a different request is
+  409 ``DUPLICATE_CLIENT_ORDER_ID``.
 * **Retries** (``retries`` extra attempts, default 3): a ``429`` (the server refused before
   doing anything) and a connection that could not be opened are retried for every call;
   a timeout, a dropped connection or a ``502``/``503``/``504`` only for calls that are safe
@@ -496,6 +499,58 @@ class AsyncProphexClient:
         body = {"amount": money(amount)}
         return await self.send(
             self._mutation("POST", path, m.AddMarginResult, body, idempotency_key)
+        )
+
+    # ------------------------------------------------------------ portfolio-mode accounts
+
+    async def set_margin_mode(
+        self, mode: str, idempotency_key: str | None = None
+    ) -> m.MarginModeResult:
+        """Switch the account to ``"portfolio"`` or ``"isolated"`` margin (only while it has no
+        open position: ``ACCOUNT_NOT_FLAT``)."""
+        body = {"mode": mode}
+        return await self.send(
+            self._mutation(
+                "POST", "/v1/account/margin-mode", m.MarginModeResult, body, idempotency_key
+            )
+        )
+
+    async def account_margin(self) -> m.MarginBreakdown:
+        """``GET /v1/account/margin``: the portfolio-margin breakdown of the account's book
+        (requirement, lock, equity, distance to liquidation)."""
+        return await self.send(_read("/v1/account/margin", m.MarginBreakdown, "key"))
+
+    async def quote_portfolio(self, market: str, side: str, notional: Money) -> m.PortfolioQuote:
+        """Price a portfolio-mode order by notional without changing anything, with the
+        account's requirement before and after it."""
+        body = {"market": market, "side": side, "notional": money(notional)}
+        return await self.send(
+            Call("POST", "/v1/portfolio/quote", m.PortfolioQuote, "key", body, safe=True)
+        )
+
+    async def open_portfolio_order(
+        self,
+        market: str,
+        side: str,
+        notional: Money,
+        max_avg_price: Money | None = None,
+        client_order_id: str | None = None,
+    ) -> m.PortfolioOrder:
+        """Open or increase a portfolio-mode position by notional; the account's lock moves to
+        the requirement after the order. Idempotent like :meth:`open_order` (the
+        ``client_order_id``, generated when omitted, is also the ``Idempotency-Key``).
+        Close with :meth:`close_position`."""
+        order_id = client_order_id or self.next_id()
+        body: dict[str, Any] = {
+            "market": market,
+            "side": side,
+            "notional": money(notional),
+            "client_order_id": order_id,
+        }
+        if max_avg_price is not None:
+            body["max_avg_price"] = money(max_avg_price)
+        return await self.send(
+            self._mutation("POST", "/v1/portfolio/orders", m.PortfolioOrder, body, order_id)
         )
 
     # ------------------------------------------------------------ public feeds

@@ -161,7 +161,10 @@ class SequencedStream:
     async def _receive(self) -> dict[str, Any] | None:
         """The next message, or None when the connection dropped or fell silent."""
         try:
-            raw = await asyncio.wait_for(self._ws.recv(), timeout=self.idle_timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the frame arrives, and a cancelled iterator went on
+            async with asyncio.timeout(self.idle_timeout):
+                raw = await self._ws.recv()
         except TimeoutError:
             return None
         except ConnectionClosed as error:
@@ -296,7 +299,9 @@ class AccountStream(SequencedStream):
 
     async def _handshake(self) -> None:
         await self._send({"op": "auth", "key": self.api_key})
-        reply = self._decode(await asyncio.wait_for(self._ws.recv(), timeout=self.open_timeout))
+        async with asyncio.timeout(self.open_timeout):
+            raw = await self._ws.recv()
+        reply = self._decode(raw)
         if reply.get("type") != "authenticated":
             if reply.get("type") == "error":
                 await self._accept(reply)

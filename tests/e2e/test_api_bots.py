@@ -3,7 +3,7 @@ by reconciling their fills against the ledger (exit code 0 = every fill agrees t
 micro-dollar). The liquidation hunter liquidates a levered crowd on a small-V market.
 
 The bots need the private side of the API (``GET /v1/fills``, order ids in the ledger, the
-private stream); against a server without it the test is skipped, loudly."""
+private stream), which the server has: a missing ``GET /v1/fills`` fails the test."""
 
 from __future__ import annotations
 
@@ -30,8 +30,7 @@ def _bot(script: str, url: str, key: str, *extra: str) -> subprocess.Popen[str]:
 
 def _require_private_api(url: str, key: str) -> None:
     status = httpx.get(url + "/v1/fills", headers={"Authorization": f"Bearer {key}"}).status_code
-    if status == 404:
-        pytest.skip("server without GET /v1/fills (issue 12 server side not merged)")
+    assert status == 200, "GET /v1/fills is part of the server: the bots need it"
 
 
 def test_example_bots_trade_and_reconcile_against_a_live_server(sqlite_url: str) -> None:

@@ -129,6 +129,14 @@ def alias_client_order_id(client_order_id: str | None, idempotency_key: str | No
     return idempotency_key if NAME.match(idempotency_key) else None
 
 
+def order_idempotency_key(client_order_id: str | None, idempotency_key: str | None) -> str | None:
+    """The ``Idempotency-Key`` an order route stores answers under: none when the request names
+    a ``client_order_id``, which is then the order's one identity (a retry answers the stored
+    order with ``duplicate: true``, a different request with the id is 409
+    ``DUPLICATE_CLIENT_ORDER_ID``: the engine's journalled dedupe, no retention limit)."""
+    return idempotency_key if client_order_id is None else None
+
+
 async def order_answer(
     ctx: AppContext, caller: Caller, body: s.OrderRequest, idempotency_key: str | None
 ) -> tuple[int, bytes, bool]:
@@ -149,7 +157,8 @@ async def order_answer(
         )
         return 200, await submit_order(ctx, caller.account, command)
 
-    return await ctx.idem.run(caller.account, idempotency_key, fingerprint, action)
+    key = order_idempotency_key(body.client_order_id, idempotency_key)
+    return await ctx.idem.run(caller.account, key, fingerprint, action)
 
 
 def json_answer(

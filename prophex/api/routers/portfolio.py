@@ -10,7 +10,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from prophex.api import schemas as s
 from prophex.api import views
@@ -25,7 +25,8 @@ from prophex.api.portfolio_schemas import (
     PortfolioQuote,
     PortfolioQuoteRequest,
 )
-from prophex.api.routers.common import problems, user_command
+from prophex.api.routers.common import IdemKey, problems, user_command
+from prophex.api.routers.orders import alias_client_order_id, json_answer, order_idempotency_key
 from prophex.engine.commands import OpenPortfolio
 from prophex.engine.events import Receipt, pm_margin_account
 from prophex.engine.pm_account import margin_report
@@ -59,11 +60,32 @@ def _ceil(value: Fraction) -> str:
     response_model=MarginModeResult,
     responses=problems(401, 409),
 )
-async def set_margin_mode(ctx: Ctx, caller: Trader, body: MarginModeRequest) -> MarginModeResult:
-    """Switch between isolated and portfolio margin (only while flat: ACCOUNT_NOT_FLAT)."""
-    command = user_command("set_margin_mode", account=caller.account, mode=body.mode)
-    receipt = await ctx.writer.submit(command)
-    return MarginModeResult(account=caller.account, mode=body.mode, command_seq=receipt.command_seq)
+async def set_margin_mode(
+    ctx: Ctx,
+    caller: Trader,
+    request: Request,
+    body: MarginModeRequest,
+    idempotency_key: IdemKey = None,
+) -> Response:
+    """Switch between isolated and portfolio margin (only while flat: ACCOUNT_NOT_FLAT).
+
+    Accepts an ``Idempotency-Key`` header: a retry with the same key and request returns the
+    original answer (``Idempotent-Replayed: true``); see docs/api.md.
+    """
+    fingerprint = {"route": "set_margin_mode", **body.model_dump()}
+
+    async def action() -> tuple[int, bytes]:
+        command = user_command("set_margin_mode", account=caller.account, mode=body.mode)
+        receipt = await ctx.writer.submit(command)
+        result = MarginModeResult(
+            account=caller.account, mode=body.mode, command_seq=receipt.command_seq
+        )
+        return 200, result.model_dump_json().encode()
+
+    status, payload, replayed = await ctx.idem.run(
+        caller.account, idempotency_key, fingerprint, action
+    )
+    return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))
 
 
 @router.get(
@@ -201,23 +223,43 @@ def _liquidations(receipt: Receipt) -> int:
     responses=problems(401, 404, 409),
 )
 async def open_portfolio_order(
-    ctx: Ctx, caller: Trader, body: PortfolioOrderRequest
-) -> PortfolioOrderResult:
+    ctx: Ctx,
+    caller: Trader,
+    request: Request,
+    body: PortfolioOrderRequest,
+    idempotency_key: IdemKey = None,
+) -> Response:
     """Open or increase a portfolio-mode position by notional; the account's lock moves to
-    the requirement after the order (INSUFFICIENT_BALANCE with figures if it cannot)."""
-    command = _command(
-        caller, body, max_avg_price=body.max_avg_price, client_order_id=body.client_order_id
-    )
-    receipt = await ctx.writer.submit(command)
-    r = receipt.result
-    return PortfolioOrderResult(
-        command_seq=receipt.command_seq,
-        duplicate=receipt.duplicate,
-        position_id=int(r["position_id"]),
-        notional=format_usd(int(r["notional"])),
-        cost=format_usd(int(r["cost"])),
-        fee=format_usd(int(r["fee"])),
-        requirement=format_usd(int(r["requirement"])),
-        locked=format_usd(int(r["locked"])),
-        liquidations=_liquidations(receipt),
-    )
+    the requirement after the order (INSUFFICIENT_BALANCE with figures if it cannot).
+
+    Retries are safe with ``client_order_id`` (a retry answers ``duplicate: true``) or with an
+    ``Idempotency-Key`` header (the original answer, byte for byte, with
+    ``Idempotent-Replayed: true``); see docs/api.md.
+    """
+    fingerprint = {"route": "open_portfolio_order", **body.model_dump()}
+
+    async def action() -> tuple[int, bytes]:
+        command = _command(
+            caller,
+            body,
+            max_avg_price=body.max_avg_price,
+            client_order_id=alias_client_order_id(body.client_order_id, idempotency_key),
+        )
+        receipt = await ctx.writer.submit(command)
+        r = receipt.result
+        result = PortfolioOrderResult(
+            command_seq=receipt.command_seq,
+            duplicate=receipt.duplicate,
+            position_id=int(r["position_id"]),
+            notional=format_usd(int(r["notional"])),
+            cost=format_usd(int(r["cost"])),
+            fee=format_usd(int(r["fee"])),
+            requirement=format_usd(int(r["requirement"])),
+            locked=format_usd(int(r["locked"])),
+            liquidations=_liquidations(receipt),
+        )
+        return 200, result.model_dump_json().encode()
+
+    key = order_idempotency_key(body.client_order_id, idempotency_key)
+    status, payload, replayed = await ctx.idem.run(caller.account, key, fingerprint, action)
+    return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))

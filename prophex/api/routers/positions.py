@@ -13,7 +13,12 @@ from prophex.api.deps import Ctx, Reader, Trader
 from prophex.api.history import parse_cursor
 from prophex.api.records import now_us, rfc3339
 from prophex.api.routers.common import CursorQ, IdemKey, Limit, problems, user_command
-from prophex.api.routers.orders import alias_client_order_id, json_answer, submit_order
+from prophex.api.routers.orders import (
+    alias_client_order_id,
+    json_answer,
+    order_idempotency_key,
+    submit_order,
+)
 from prophex.engine.positions import liquidation_price
 from prophex.engine.state import Position, State
 from prophex.errors import NotFound
@@ -108,9 +113,8 @@ async def close_position(
         )
         return 200, await submit_order(ctx, caller.account, command)
 
-    status, payload, replayed = await ctx.idem.run(
-        caller.account, idempotency_key, fingerprint, action
-    )
+    key = order_idempotency_key(body.client_order_id, idempotency_key)
+    status, payload, replayed = await ctx.idem.run(caller.account, key, fingerprint, action)
     return json_answer(status, payload, replayed, getattr(request.state, "rate_limit", None))
 
 

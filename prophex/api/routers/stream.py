@@ -121,7 +121,9 @@ class _Session:
 
     async def replay_account(self, from_seq: int) -> None:
         account = self.sub.account
-        assert account is not None
+        if account is None:  # an explicit check (survives python -O); handle_account checks too
+            await self.send(_error("UNAUTHORIZED", 'send {"op": "auth", "key": ...} first'))
+            return
         log = self.ctx.account_log
         seq = from_seq
         while True:
@@ -155,7 +157,8 @@ class _Session:
         """The account view, its open positions and its current sequence number, read under
         the sequencer's lock (the block writer numbers account events under the same lock)."""
         account = self.sub.account
-        assert account is not None
+        if account is None:  # an explicit check (survives python -O); handle_account checks too
+            raise _Close(CLOSE_UNAUTHORIZED, "authenticate before the account channel")
         with self.ctx.read() as exchange:
             state = exchange.state
             view = views.account_view(state, account).model_dump()

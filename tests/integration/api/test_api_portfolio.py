@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,25 +103,42 @@ def test_isolated_account_cannot_use_portfolio_orders(api: TestClient) -> None:
     )
 
 
-def test_sdk_portfolio_methods(api: TestClient) -> None:
+def test_sdk_portfolio_methods(tmp_path: Path) -> None:
+    """The SDK's portfolio methods against a real server (uvicorn subprocess)."""
+    from prophex.api.server import ServerProcess
     from prophex.client import ProphexClient
 
-    created = api.post("/v1/accounts", json={"label": "sdk"}).json()
-    client = ProphexClient(
-        "http://testserver",
-        created["api_key"],
-        transport=api._transport,  # the in-process app, through the real SDK code path
-    )
+    env = {"PROPHEX_RATE_LIMIT_PER_SECOND": "0", "PROPHEX_BLOCK_WAIT_MS": "0"}
+    with ServerProcess(f"sqlite:///{tmp_path}/sdk-pm.db", env=env) as server:
+        admin = ProphexClient(server.url, admin_key=server.admin_key)
+        for market, strike in (("btc100", "100000"), ("btc105", "105000")):
+            admin.admin_create_market(market, strike=strike, **BTC)
+        created = admin.create_account("sdk")
+        client = admin.with_key(created.api_key)
+        _sdk_portfolio_scenario(client)
+        admin.close()
+
+
+def _sdk_portfolio_scenario(client: Any) -> None:
     client.deposit("2000")
     assert client.set_margin_mode("portfolio").mode == "portfolio"
     quote = client.quote_portfolio("btc100", "A", "500")
-    assert quote.requirement_before == "0" and quote.accepted
-    order = client.open_portfolio_order("btc100", "A", "500")
-    assert order.locked == quote.requirement_after
+    assert quote.requirement_before == Decimal(0) and quote.accepted
+    assert isinstance(quote.requirement_after, Decimal)
+    order = client.open_portfolio_order("btc100", "A", "500", client_order_id="pm-1")
+    assert order.locked == quote.requirement_after and not order.duplicate
+    again = client.open_portfolio_order("btc100", "A", "500", client_order_id="pm-1")
+    assert again.duplicate and again.command_seq == order.command_seq
+    assert again.locked == order.locked
     hedge = client.quote_portfolio("btc105", "B", "500")
-    assert Decimal(hedge.requirement_after) < Decimal(order.requirement)
+    assert hedge.requirement_after < order.requirement
     breakdown = client.account_margin()
     assert breakdown.locked == order.locked and breakdown.positions == 1
+    assert breakdown.mode == "portfolio" and breakdown.distance_to_liquidation > 0
+    closed = client.close_position(order.position_id)
+    assert closed.kind == "close" and closed.position_id == order.position_id
+    assert client.order(str(closed.order_id)) == closed
+    assert client.account_margin().locked == Decimal(0)
 
 
 def test_account_liquidations_are_stream_events() -> None:

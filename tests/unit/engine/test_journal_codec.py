@@ -107,3 +107,32 @@ def test_settlement_records_name_payout_pnl_bad_debt_and_winner_haircut() -> Non
         set(r) == {"payout", "pnl", "bad_debt", "account"}
         for r in void.data["settlements"].values()
     )
+
+
+def test_transaction_fields_name_real_entities_and_replay_the_open_interest() -> None:
+    """Every event names the account, market, side and position it touched, and the open
+    interest it reports equals the replay of the notional the journal says came and went."""
+    virtual = profile("launch").rules().virtual_oi
+    real: dict[tuple[str, str], int] = {}
+    owners: dict[int, tuple[str, str, str]] = {}
+    for txn in _every_kind():
+        d = txn.data
+        if txn.kind in ("open", "close", "liquidation"):
+            key = (d["market"], d["side"])
+            sign = 1 if txn.kind == "open" else -1
+            real[key] = real.get(key, 0) + sign * d["notional"]
+            owners.setdefault(d["position"], (d["account"], d["market"], d["side"]))
+            assert owners[d["position"]] == (d["account"], d["market"], d["side"])
+            assert d["oi_a"] == virtual + real.get((d["market"], "A"), 0)
+            assert d["oi_b"] == virtual + real.get((d["market"], "B"), 0)
+        elif txn.kind == "add_margin":
+            assert owners[d["position"]][0] == d["account"] and d["amount"] == 1 * USD
+        elif txn.kind in ("deposit", "withdraw"):
+            assert isinstance(d["account"], str) and d["amount"] > 0
+        elif txn.kind in ("halt", "resume"):
+            assert d == {"market": "m", "status": "halted" if txn.kind == "halt" else "open"}
+        elif txn.kind == "clock":
+            assert d == {"from": 0, "to": 120}
+        elif txn.kind == "set_params":
+            assert d["params"]["fee_rate"] == "0.002"
+    assert owners[2] == ("b", "m", "B")

@@ -74,6 +74,16 @@ def test_portfolio_account_shows_its_requirement_breakdown(
     assert "portfolio margin" in page.inner_text("#account-summary")
     p.shot("exchange-portfolio-account.png")
 
+    # the breakdown fits a phone too
+    phone = make_page(width=390, height=844).page
+    phone.goto(url + "/dashboard/")
+    phone.wait_for_function("document.body.dataset.ready === 'true'")
+    phone.fill("#account-key", key)
+    phone.get_by_role("button", name="Show account").click()
+    phone.locator("#account-margin [data-figure='locked']").wait_for()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways: {width}px"
+
     # a third order changes the book: the stream event makes the panel re-read the breakdown
     call(url, "/v1/portfolio/orders", key, {"market": "pm-eth-4k", "side": "A", "notional": "2000"})
     after = call(url, "/v1/account/margin", key)

@@ -146,9 +146,9 @@ class BalanceChange(BaseModel):
 
 class AccountView(BaseModel):
     account: str
-    margin_mode: Literal["isolated"]
+    margin_mode: Literal["isolated", "portfolio"]
     wallet_balance: UsdOut = Field(description="free collateral")
-    margin_locked: UsdOut
+    margin_locked: UsdOut = Field(description="position margins plus the portfolio lock")
     position_value: UsdOut = Field(description="value at mark of open positions")
     unrealized_pnl: UsdOut
     equity: UsdOut = Field(description="wallet + margin locked + unrealized PnL")

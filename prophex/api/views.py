@@ -15,7 +15,7 @@ from typing import Any
 from prophex.api import schemas as s
 from prophex.engine.caps import effective_caps
 from prophex.engine.domain import OTHER as OTHER
-from prophex.engine.events import INSURANCE_FUND, wallet_account
+from prophex.engine.events import INSURANCE_FUND, pm_margin_account, wallet_account
 from prophex.engine.exchange import Exchange
 from prophex.engine.positions import liquidation_price, unrealized_pnl, value_at_mark
 from prophex.engine.settlement import SETTLEMENT_PRICE_A
@@ -145,9 +145,11 @@ def account_view(state: State, account: str) -> s.AccountView:
         cost += position.cost_basis
         count += 1
     wallet = state.balance(wallet_account(account))
+    mode = state.margin_modes.get(account, "isolated")
+    locked += state.balance(pm_margin_account(account))  # a portfolio account's requirement lock
     return s.AccountView(
         account=account,
-        margin_mode="isolated",
+        margin_mode="portfolio" if mode == "portfolio" else "isolated",
         wallet_balance=format_usd(wallet),
         margin_locked=format_usd(locked),
         position_value=format_usd(value),

@@ -177,12 +177,15 @@
     if (!key) return;
     try {
       const [acct, pos] = await Promise.all([api("/v1/account", { key }), api("/v1/positions?limit=500", { key })]);
+      const pm = acct.margin_mode === "portfolio" ? await api("/v1/account/margin", { key }) : null;
       sessionStorage.setItem(KEY_STORE, key);
+      renderPortfolioMargin(pm);
       $("account-summary").textContent = `Account ${acct.account}: wallet ${usd(acct.wallet_balance)}, margin locked ${usd(acct.margin_locked)}, unrealized PnL ${usd(acct.unrealized_pnl)}, equity ${usd(acct.equity)} · ${acct.open_positions} open positions (${acct.margin_mode} margin).`;
       $("account-positions").querySelector("tbody").replaceChildren(...pos.items.map((p) => {
         const mark = Number(p.mark_price);
-        const liq = p.liquidation_price === null ? null : Number(p.liquidation_price);
-        const dist = liq === null ? "never (unlevered)" : `${(mark - liq).toFixed(4)} (${pct((mark - liq) / mark)})`;
+        // a portfolio position has no margin of its own: the account is liquidated as a whole
+        const liq = pm !== null || p.liquidation_price === null ? null : Number(p.liquidation_price);
+        const dist = pm !== null ? "account-wide (above)" : liq === null ? "never (unlevered)" : `${(mark - liq).toFixed(4)} (${pct((mark - liq) / mark)})`;
         return el("tr", { "data-position": p.id }, el("td", {}, p.id), el("td", {}, p.market), el("td", {}, p.side),
           el("td", {}, usd(p.notional)), el("td", {}, usd(p.margin)), el("td", {}, p.effective_leverage ? `${Number(p.effective_leverage).toFixed(2)}×` : "–"),
           el("td", {}, p.entry_price ?? "–"), el("td", {}, mark.toFixed(4)), el("td", {}, liq === null ? "–" : liq.toFixed(4)), el("td", {}, dist),
@@ -191,8 +194,48 @@
       $("error-box").textContent = "";
     } catch (err) {
       $("account-summary").textContent = "";
+      renderPortfolioMargin(null);
       showError(err);
     }
+  }
+
+  /** A decimal string of the API shown exactly (every digit it has), thousands grouped. */
+  function exactUsd(s) {
+    if (s === null || s === undefined) return "–";
+    const [whole, frac] = String(s).split(".");
+    const sign = whole.startsWith("-") ? "-" : "";
+    const grouped = whole.replace("-", "").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return `${sign}${grouped}${frac === undefined ? "" : "." + frac} USD`;
+  }
+
+  const BINDING = {
+    base: "correlations (base)", top2_floor: "top-2 concentration floor",
+    min_margin: "minimum margin", none: "none (empty book)",
+  };
+
+  // Portfolio accounts: the requirement breakdown of GET /v1/account/margin (null hides it).
+  function renderPortfolioMargin(m) {
+    $("account-margin").hidden = m === null;
+    if (m === null) return;
+    const tile = (figure, label, value, sub, cls) => el("div", { class: "kpi" + (cls ? " " + cls : ""), "data-figure": figure },
+      el("div", { class: "label" }, label), el("div", { class: "value" }, value), el("div", { class: "sub" }, sub));
+    const addons = Object.entries(m.addons).map(([k, v]) => `${k} ${exactUsd(v)}`).join(" · ") || "no add-ons";
+    const distance = Number(m.distance_to_liquidation);
+    $("account-margin-figures").replaceChildren(
+      tile("locked", "Locked margin", exactUsd(m.locked), `pm_margin lock; requirement at the last order ${exactUsd(m.last_requirement)}`),
+      tile("requirement", "Requirement now", exactUsd(m.requirement), `± ${exactUsd(m.requirement_se)} (SE) at current marks, epoch ${m.epoch}`),
+      tile("full_collateral", "Full collateral", exactUsd(m.full_collateral), `${m.positions} positions: the most the book can lose`),
+      tile("binding", "Binding control", BINDING[m.binding] || m.binding,
+        `base ${exactUsd(m.base_joint)} (joint; square root ${exactUsd(m.base_sqrt)}) · top-2 floor ${exactUsd(m.floor_top2)} · minimum ${exactUsd(m.min_margin)} · ${addons}`, "binding-" + m.binding),
+      tile("unrealized_loss", "Unrealized loss", exactUsd(m.unrealized_loss), "cost − value at the marks (negative: a gain)"),
+      tile("equity", "Equity", exactUsd(m.equity), `wallet ${exactUsd(m.wallet)} + locked − unrealized loss`),
+      tile("distance_to_liquidation", "Distance to liquidation", exactUsd(m.distance_to_liquidation), "locked − unrealized loss: liquidated at 0", distance > 0 ? "" : "binding-min_margin"),
+    );
+    $("account-clusters").querySelector("tbody").replaceChildren(...m.clusters.map((c) => el("tr", { "data-cluster": c.cluster },
+      el("td", {}, c.cluster || "(no cluster)"), el("td", {}, exactUsd(c.gross)), el("td", {}, exactUsd(c.es)), el("td", {}, "± " + exactUsd(c.es_se)))));
+    $("account-margin-note").textContent = `Expected shortfall per cluster by Monte-Carlo (${num(m.paths)} paths); sum of cluster ES ${exactUsd(m.sum_es)}. ` +
+      "Requirement = max(base, top-2 floor, minimum margin) + add-ons, capped at full collateral, rounded up to the micro-dollar. " +
+      "Portfolio positions carry no margin of their own: the account is liquidated as a whole when its unrealized loss reaches the lock.";
   }
   const loadAccountSoon = debounce(loadAccount, 300);
 

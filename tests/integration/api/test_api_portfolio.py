@@ -183,3 +183,21 @@ def test_account_liquidations_are_stream_events() -> None:
         ("account_liquidation", "b2", "pm"),
     ]
     assert {e["data"]["locked_margin"] for e in events} == {events[0]["data"]["locked_margin"]}
+
+
+def test_account_view_of_a_portfolio_account(api: TestClient) -> None:
+    """GET /v1/account names the mode and counts the pm_margin lock in margin locked and equity
+    (the same equity as GET /v1/account/margin: wallet + lock - loss)."""
+    me = _account(api, "1500")
+    assert api.get("/v1/account", headers=me).json()["margin_mode"] == "isolated"
+    api.post("/v1/account/margin-mode", json={"mode": "portfolio"}, headers=me)
+    order = {"market": "btc100", "side": "A", "notional": "1000"}
+    assert api.post("/v1/portfolio/orders", json=order, headers=me).is_success
+    view = api.get("/v1/account", headers=me).json()
+    margin = api.get("/v1/account/margin", headers=me).json()
+    assert view["margin_mode"] == "portfolio" and view["open_positions"] == 1
+    assert view["margin_locked"] == margin["locked"] != "0"
+    assert view["wallet_balance"] == margin["wallet"]
+    assert Decimal(view["equity"]) == Decimal(margin["wallet"]) + Decimal(margin["locked"]) - (
+        Decimal(margin["unrealized_loss"])
+    )

@@ -129,18 +129,7 @@ def close_portfolio(core: Core, c: Close) -> dict[str, Any]:
     position, market = plan.position, plan.market
     core.commit(
         ev.PortfolioClosed(
-            account=c.account,
-            market=market.id,
-            side=position.side,
-            position=position.id,
-            notional=plan.closing,
-            proceeds=plan.proceeds,
-            cost=plan.cost_part,
-            pnl=plan.realized,
-            fee=plan.fee,
-            fund_draw=plan.fund_draw,
-            haircut=plan.haircut,
-            bad_debt=plan.bad_debt,
+            **trading.close_event_fields(c.account, plan),
             requirement=plan.requirement,
             lock_change=plan.lock_change,
             oi_a=market.oi("A"),
@@ -150,13 +139,7 @@ def close_portfolio(core: Core, c: Close) -> dict[str, Any]:
     )
     liquidate(core, market, (position.side,))
     return {
-        "position_id": position.id,
-        "closed_notional": plan.closing,
-        "proceeds": plan.proceeds,
-        "realized_pnl": plan.realized,
-        "fee": plan.fee,
-        "haircut": plan.haircut,
-        "remaining_notional": position.notional,
+        **trading.close_result(plan),
         "requirement": plan.requirement,
         "locked": core.state.balance(pm_margin_account(c.account)),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 from prophex.engine import amm
 from prophex.engine import journal as ev
@@ -211,6 +211,73 @@ class ClosePlan:
     journal: Journal
 
 
+class ClosedFigures(Protocol):
+    """What an isolated and a portfolio close both report (their events and results); read-only,
+    as the frozen plans are."""
+
+    @property
+    def position(self) -> Position: ...
+
+    @property
+    def market(self) -> Market: ...
+
+    @property
+    def closing(self) -> int: ...
+
+    @property
+    def proceeds(self) -> int: ...
+
+    @property
+    def cost_part(self) -> int: ...
+
+    @property
+    def realized(self) -> int: ...
+
+    @property
+    def fee(self) -> int: ...
+
+    @property
+    def fund_draw(self) -> int: ...
+
+    @property
+    def haircut(self) -> int: ...
+
+    @property
+    def bad_debt(self) -> int: ...
+
+
+def close_event_fields(account: str, plan: ClosedFigures) -> dict[str, Any]:
+    """The fields the ``close`` and ``pm_close`` events share, in their journal order."""
+    market = plan.market
+    return {
+        "account": account,
+        "market": market.id,
+        "side": plan.position.side,
+        "position": plan.position.id,
+        "notional": plan.closing,
+        "proceeds": plan.proceeds,
+        "cost": plan.cost_part,
+        "pnl": plan.realized,
+        "fee": plan.fee,
+        "fund_draw": plan.fund_draw,
+        "haircut": plan.haircut,
+        "bad_debt": plan.bad_debt,
+    }
+
+
+def close_result(plan: ClosedFigures) -> dict[str, Any]:
+    """The receipt result of a close (the position's notional after it)."""
+    return {
+        "position_id": plan.position.id,
+        "closed_notional": plan.closing,
+        "proceeds": plan.proceeds,
+        "realized_pnl": plan.realized,
+        "fee": plan.fee,
+        "haircut": plan.haircut,
+        "remaining_notional": plan.position.notional,
+    }
+
+
 def _check_close(core: Core, c: Close) -> tuple[Position, Market, int, int]:
     """Validate a close; return (position, market, notional closing, curve proceeds)."""
     position = core.own_position(c.account, c.position_id)
@@ -316,31 +383,8 @@ def close_position(core: Core, c: Close) -> dict[str, Any]:
     _apply_close(core, plan)
     position, market = plan.position, plan.market
     core.commit(
-        ev.Closed(
-            account=c.account,
-            market=market.id,
-            side=position.side,
-            position=position.id,
-            notional=plan.closing,
-            proceeds=plan.proceeds,
-            cost=plan.cost_part,
-            pnl=plan.realized,
-            fee=plan.fee,
-            fund_draw=plan.fund_draw,
-            haircut=plan.haircut,
-            bad_debt=plan.bad_debt,
-            oi_a=market.oi("A"),
-            oi_b=market.oi("B"),
-        ),
+        ev.Closed(**close_event_fields(c.account, plan), oi_a=market.oi("A"), oi_b=market.oi("B")),
         plan.journal,
     )
     liquidate(core, market, (position.side,))
-    return {
-        "position_id": position.id,
-        "closed_notional": plan.closing,
-        "proceeds": plan.proceeds,
-        "realized_pnl": plan.realized,
-        "fee": plan.fee,
-        "haircut": plan.haircut,
-        "remaining_notional": position.notional,
-    }
+    return close_result(plan)

@@ -1,8 +1,12 @@
 """The checks the sequencer runs on every block before writing it (fail-stop writer).
 
-``check_block`` costs O(the accounts, positions and markets the block touched, plus the open
-positions of the touched markets), not O(the whole state): it uses the ``dirty_*`` sets the
-engine keeps for the store. A violated invariant is a bug, not a user error: it raises
+``check_block`` costs O(the accounts, positions and markets the block touched), not O(the whole
+state): it uses the ``dirty_*`` sets the engine keeps for the store. Given an
+:class:`OpenInterestLedger` (the sequencer keeps one), the real-OI invariant is checked
+incrementally against the checker's own record of every open position's verified notional;
+without one, each touched market's open positions are re-added (the full check).
+
+A violated invariant is a bug, not a user error: it raises
 :class:`~prophex.errors.InvariantViolation` and the sequencer stops writing. A stored integer
 outside the storage bound (:data:`prophex.engine.limits.MAX_STORED`) raises
 :class:`OutOfRange`, which the sequencer treats like a database data error: the block is
@@ -31,8 +35,126 @@ class OutOfRange(ValueError):
     """A value of the block would not fit the storage bound."""
 
 
-def check_block(state: State, entries: Sequence[BlockEntry]) -> None:
-    """Raise if the block about to be written breaks an invariant or a storage bound."""
+class OpenInterestLedger:
+    """The checker's own record of open interest, kept apart from the engine's arithmetic.
+
+    For every market it has verified it holds each open position's notional as of the last
+    block that passed, and their sums per side. A block's touched positions move those sums by
+    their notional deltas; every touched market (and the market of every touched position) must
+    then show a real OI equal to the sums, so a wrong OI update, a notional changed without its
+    OI, or an open position missing from ``open_in_market`` is caught at O(touched) cost.
+
+    A market is adopted the first time a block touches it, by the full check (re-adding its open
+    positions) - once per market per state. The record belongs to one ``State`` object: given
+    another (the sequencer reloads a new one after any failed write), it starts over.
+    """
+
+    __slots__ = ("_state", "notional", "sums")
+
+    def __init__(self) -> None:
+        self._state: State | None = None
+        self.notional: dict[int, int] = {}
+        """Verified notional of each open position of an adopted market."""
+        self.sums: dict[str, tuple[int, int]] = {}
+        """Verified (side A, side B) open notional of each adopted market."""
+
+    def bind(self, state: State) -> None:
+        if self._state is not state:
+            self._state = state
+            self.notional = {}
+            self.sums = {}
+
+    def check(self, state: State) -> None:
+        """Raise if a touched market's real OI is not its open notional. The record is updated
+        only when the whole block passes."""
+        self.bind(state)
+        positions = state.positions
+        markets = state.markets
+        open_in_market = state.open_in_market
+        notional = self.notional
+        sums = self.sums
+        new_sums: dict[str, list[int]] = {}
+        new_notional: dict[int, int] = {}
+        adopt: set[str] = set()
+        checked = state.dirty_markets.copy()
+        for position_id in state.dirty_positions:
+            position = positions[position_id]
+            market_id = position.market
+            is_open = position.status == "open"
+            if is_open != (position_id in open_in_market.get(market_id, ())):
+                raise InvariantViolation(
+                    f"position {position_id} is {position.status} but "
+                    f"{'missing from' if is_open else 'still in'} the open set of {market_id}"
+                )
+            if market_id not in sums:
+                adopt.add(market_id)
+                continue
+            checked.add(market_id)
+            now = position.notional if is_open else 0
+            delta = now - notional.get(position_id, 0)
+            new_notional[position_id] = now
+            if delta:
+                running = new_sums.get(market_id)
+                if running is None:
+                    running = new_sums[market_id] = list(sums[market_id])
+                running[0 if position.side == "A" else 1] += delta
+        for market_id in state.dirty_markets:
+            if market_id not in sums:
+                adopt.add(market_id)
+        checked -= adopt
+        for market_id in checked:
+            running = new_sums.get(market_id)
+            real_a, real_b = running if running is not None else sums[market_id]
+            market = markets[market_id]
+            if market.real_oi_a != real_a or market.real_oi_b != real_b:
+                raise InvariantViolation(
+                    f"{market_id} real OI ({market.real_oi_a}, {market.real_oi_b}) != open "
+                    f"notional ({real_a}, {real_b})"
+                )
+        adopted: dict[str, tuple[int, int]] = {}
+        adopted_notional: dict[int, int] = {}
+        for market_id in adopt:
+            real_a, real_b = _open_notional(state, market_id, adopted_notional)
+            adopted[market_id] = (real_a, real_b)
+        for market_id, running in new_sums.items():
+            sums[market_id] = (running[0], running[1])
+        for position_id, now in new_notional.items():
+            if now:
+                notional[position_id] = now
+            else:
+                notional.pop(position_id, None)
+        sums.update(adopted)
+        notional.update(adopted_notional)
+
+
+def _open_notional(state: State, market_id: str, record: dict[int, int]) -> tuple[int, int]:
+    """Re-add the open notional of one market (the full check); raise if its real OI differs."""
+    positions = state.positions
+    real_a = real_b = 0
+    for position_id in state.open_in_market.get(market_id, ()):
+        position = positions[position_id]
+        if position.side == "A":
+            real_a += position.notional
+        else:
+            real_b += position.notional
+        record[position_id] = position.notional
+    market = state.markets[market_id]
+    if market.real_oi_a != real_a or market.real_oi_b != real_b:
+        raise InvariantViolation(
+            f"{market_id} real OI ({market.real_oi_a}, {market.real_oi_b}) != open notional "
+            f"({real_a}, {real_b})"
+        )
+    return real_a, real_b
+
+
+def check_block(
+    state: State, entries: Sequence[BlockEntry], ledger: OpenInterestLedger | None = None
+) -> None:
+    """Raise if the block about to be written breaks an invariant or a storage bound.
+
+    With ``ledger`` the real-OI check is incremental (O(touched)); without, it re-adds the open
+    positions of every touched market.
+    """
     low, high = -MAX_STORED, MAX_STORED
     for entry in entries:
         for txn in entry.receipt.transactions:
@@ -69,21 +191,12 @@ def check_block(state: State, entries: Sequence[BlockEntry]) -> None:
             and low <= position.opened_at <= high
         ):
             raise OutOfRange(f"position {position_id} holds a value beyond {MAX_STORED}")
-    open_in_market = state.open_in_market
+    if ledger is not None:
+        ledger.check(state)
     for market_id in state.dirty_markets:
         market = state.markets[market_id]
-        real_a = real_b = 0
-        for position_id in open_in_market.get(market_id, ()):
-            position = positions[position_id]
-            if position.side == "A":
-                real_a += position.notional
-            else:
-                real_b += position.notional
-        if market.real_oi_a != real_a or market.real_oi_b != real_b:
-            raise InvariantViolation(
-                f"{market_id} real OI ({market.real_oi_a}, {market.real_oi_b}) != open notional "
-                f"({real_a}, {real_b})"
-            )
+        if ledger is None:
+            _open_notional(state, market_id, {})
         for name in MARKET_INTEGERS:
             if out_of_range(getattr(market, name)):
                 raise OutOfRange(f"market {market_id} {name} is beyond {MAX_STORED}")

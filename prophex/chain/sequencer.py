@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from prophex.chain.invariants import check_block, is_data_error
+from prophex.chain.invariants import OpenInterestLedger, check_block, is_data_error
 from prophex.chain.lock import WriterLock
 from prophex.engine.commands import Command, Genesis
 from prophex.engine.events import Receipt
@@ -78,6 +78,7 @@ class Sequencer:
         self._failure: ProphexError | None = None
         self._head: tuple[int, str] | None = None
         self._last_recovery = float("-inf")
+        self._oi_ledger = OpenInterestLedger()
 
     # ------------------------------------------------------------------ construction
 
@@ -217,7 +218,7 @@ class Sequencer:
         if store is None:  # only called with a store
             raise InvariantViolation("commit without a store")
         try:
-            check_block(self.state, entries)
+            check_block(self.state, entries, self._oi_ledger)
             if self._lock is not None:
                 self._lock.ensure()
             store.write_block(entries, self.state)

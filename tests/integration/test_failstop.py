@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from prophex.audit.replay import audit_database
 from prophex.chain.sequencer import Outcome, Sequencer
-from prophex.engine.commands import Command, CreateMarket, Deposit, Open
+from prophex.engine.commands import Close, Command, CreateMarket, Deposit, Open
 from prophex.engine.events import Receipt, wallet_account
 from prophex.engine.limits import MAX_STORED, MAX_WALLET
 from prophex.engine.state import digest
@@ -510,3 +510,125 @@ def test_writers_on_an_unopenable_database_fail_in_one_line(
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "DATABASE_UNAVAILABLE" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# --------------------------------------------------------------------------- open-interest check
+
+
+def corrupt_after(
+    sequencer: Sequencer, command_index: int, corrupt: Callable[[Sequencer], None]
+) -> None:
+    """Fault injection: after the engine applies the ``command_index``-th next command (inside
+    its block, before the block is checked and written), ``corrupt`` breaks the state."""
+    exchange = sequencer.exchange
+    real_apply = exchange.apply
+    calls = [0]
+
+    def apply(command: Command) -> Receipt:
+        receipt = real_apply(command)
+        if calls[0] == command_index:
+            corrupt(sequencer)
+        calls[0] += 1
+        return receipt
+
+    exchange.apply = apply  # type: ignore[method-assign]
+
+
+def trading_day(sqlite_url: str) -> Sequencer:
+    """A writer whose markets have several open positions on both sides, over several blocks
+    (so the incremental OI check has adopted them and carried them across blocks)."""
+    sequencer = Sequencer.open(sqlite_url, block_size=3)
+    setup: list[Command] = [CreateMarket(market="m"), CreateMarket(market="n")]
+    setup += deposits("a", "b", "c", "d", "e", amount=1000 * USD)
+    trades = [("a", "m", "A"), ("b", "m", "B"), ("c", "m", "A"), ("d", "n", "A"), ("e", "m", "B")]
+    setup += [Open(account, market, side, 10 * USD, 300) for account, market, side in trades]
+    outcomes = sequencer.execute(setup)
+    assert codes(outcomes) == ["ok"] * len(setup)
+    assert codes(sequencer.execute([Open("b", "m", "B", 5 * USD, 200)])) == ["ok"]  # adds to 2
+    closes: list[Command] = [Close("a", 1), Close("e", 5, notional=USD)]
+    assert codes(sequencer.execute(closes)) == ["ok"] * 2
+    return sequencer
+
+
+def bump_notional(s: Sequencer) -> None:
+    """A position's notional moves without its market's OI."""
+    s.state.positions[2].notional += 1
+
+
+def drop_real_oi(s: Sequencer) -> None:
+    """The market's OI moves without any position."""
+    s.state.markets["m"].real_oi_b -= 1
+
+
+OI_BUGS: dict[str, Callable[[Sequencer], None]] = {
+    "notional": bump_notional,
+    "real_oi": drop_real_oi,
+}
+
+
+@pytest.mark.parametrize("bug", sorted(OI_BUGS))
+def test_an_open_interest_bug_inside_a_block_stops_the_writer(sqlite_url: str, bug: str) -> None:
+    """The per-block OI check is incremental (it re-adds only what the block touched) yet still
+    catches a real OI that disagrees with the open positions, in a market adopted blocks ago."""
+    sequencer = trading_day(sqlite_url)
+    with sequencer:
+        written, stored = sequencer.blocks_written, digest(sequencer.state)
+
+        def break_state(s: Sequencer) -> None:
+            OI_BUGS[bug](s)
+            s.state.dirty_positions.add(2)  # the buggy code path did mark what it touched
+            s.state.dirty_markets.add("m")
+
+        corrupt_after(sequencer, 1, break_state)
+        outcomes = sequencer.execute([Deposit("a", USD), Open("b", "m", "A", USD, 200)])
+        assert codes(outcomes) == ["INVARIANT_VIOLATION"] * 2
+        assert sequencer.blocks_written == written  # nothing of the block was written
+        sequencer.recover()
+        assert digest(sequencer.state) == stored
+    audit_ok(sqlite_url)
+
+
+def test_a_notional_change_marked_on_the_position_alone_is_caught(sqlite_url: str) -> None:
+    """A bug that changes an open position's notional and marks only the position dirty (not
+    its market) is still caught: the market of every touched position is checked."""
+    sequencer = trading_day(sqlite_url)
+    with sequencer:
+
+        def break_state(s: Sequencer) -> None:
+            s.state.positions[4].notional -= 1  # d's open position in market n
+            s.state.dirty_positions.add(4)
+
+        corrupt_after(sequencer, 0, break_state)
+        outcomes = sequencer.execute([Deposit("b", USD)])
+        assert codes(outcomes) == ["INVARIANT_VIOLATION"]
+        assert "n real OI" in str(sequencer.failure)
+
+
+def test_an_open_position_missing_from_its_market_is_caught(sqlite_url: str) -> None:
+    sequencer = trading_day(sqlite_url)
+    with sequencer:
+
+        def break_state(s: Sequencer) -> None:
+            s.state.open_in_market["m"].discard(2)
+            s.state.dirty_positions.add(2)
+
+        corrupt_after(sequencer, 0, break_state)
+        assert codes(sequencer.execute([Deposit("b", USD)])) == ["INVARIANT_VIOLATION"]
+
+
+def test_the_incremental_record_matches_a_full_recount(sqlite_url: str) -> None:
+    """After opens, adds, full and partial closes over several blocks, the checker's running
+    sums are exactly the markets' real OI and the open positions' notional re-added."""
+    sequencer = trading_day(sqlite_url)
+    with sequencer:
+        ledger = sequencer._oi_ledger
+        state = sequencer.state
+        for market_id in ("m", "n"):
+            recount = [0, 0]
+            for position_id in state.open_in_market[market_id]:
+                position = state.positions[position_id]
+                recount[0 if position.side == "A" else 1] += position.notional
+                assert ledger.notional[position_id] == position.notional
+            market = state.markets[market_id]
+            assert ledger.sums[market_id] == (market.real_oi_a, market.real_oi_b) == tuple(recount)
+        assert 1 not in ledger.notional  # a closed position leaves the record

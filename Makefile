@@ -53,8 +53,8 @@ chromium:
 
 ## lint: ruff (lint + format check) and mypy --strict on prophex/
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check prophex tests bench examples
-	$(BIN)/ruff format --check prophex tests bench examples
+	$(BIN)/ruff check prophex tests examples
+	$(BIN)/ruff format --check prophex tests examples
 	$(BIN)/mypy --strict prophex
 
 ## test: lint, then the whole suite on SQLite and on PostgreSQL (when reachable), browser tests
@@ -95,7 +95,7 @@ bench: $(STAMP_DEV)
 		$(RUN_COMPILED) bench ledger --json | tee -a .bench.jsonl; \
 	fi
 	$(BIN)/prophex bench margin --json
-	@$(BIN)/python bench/table.py < .bench.jsonl
+	@$(BIN)/python -m prophex.bench.table < .bench.jsonl
 	@rm -f .bench.jsonl
 
 ## compiled: the mypyc-compiled engine in build/compiled (`prophex --version` names the build)

@@ -350,8 +350,8 @@ def margin_hierarchy() -> dict[str, Any]:
 def account_margin_book(ctx: Ctx, caller: Trader) -> dict[str, Any]:
     """This account's open positions as a margin book (the mapping of ``prophex
     account-margin``: long A = long YES, long B = short YES, current spot as the price)."""
+    from prophex.api.portfolio import market_taxonomy
     from prophex.margin import book_from_positions
-    from prophex.portfolio import market_taxonomy
 
     with ctx.read() as exchange:
         state = exchange.state

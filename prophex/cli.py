@@ -339,10 +339,10 @@ def _print_figures(figures: dict[str, Any], json_out: bool) -> None:
 def _register_subsystems() -> None:
     """Commands of the other subsystems, imported lazily so a broken one cannot break the rest."""
     from prophex.api import cli as api_cli
+    from prophex.api.dashboard import cli as dashboard_cli
     from prophex.bench import api as api_bench
     from prophex.bench import margin as margin_bench
     from prophex.bench import replay as scenario_bench
-    from prophex.dashboard import cli as dashboard_cli
     from prophex.margin import cli as margin_cli
     from prophex.scenarios import cli as scenario_cli
     from prophex.scenarios import sweep

@@ -42,7 +42,7 @@ PATHS_MAX = 1_000_000
 POSITIONS_MAX = 2_000
 CONTRACTS_MAX = 1e12  # per position: keeps every sum finite (fsum raises on overflow)
 HISTOGRAM_BINS = 60
-BOOKS_PACKAGE = "prophex.dashboard.books"
+BOOKS_PACKAGE = "prophex.api.dashboard.books"
 COMPUTE_SLOTS = 2  # at most two simulations at once: the block writer keeps its CPU
 _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary()

@@ -19,7 +19,7 @@ from prophex.margin import compute_margin, load_book, params_for
 
 REPO = Path(__file__).resolve().parents[3]
 BOOKS = REPO / "scenarios" / "portfolio"
-PACKAGED = REPO / "prophex" / "dashboard" / "books"
+PACKAGED = REPO / "prophex" / "api" / "dashboard" / "books"
 ADMIN = {"Authorization": "Bearer lab-admin"}
 PROBLEM = "application/problem+json"
 

@@ -22,7 +22,7 @@ $(STAMP_RUNTIME): pyproject.toml | $(BIN)/python
 # would silently ignore later .py edits. The stamp tracks every source, so edits rebuild it.
 COMPILED_DIR := build/compiled
 STAMP_COMPILED := $(COMPILED_DIR)/.built
-COMPILED_SOURCES := setup.py pyproject.toml alembic.ini $(shell find prophex migrations \
+COMPILED_SOURCES := setup.py pyproject.toml alembic.ini $(shell find prophex \
 	-name '*.py' 2>/dev/null)
 RUN_COMPILED := PYTHONPATH=$(CURDIR)/$(COMPILED_DIR) $(BIN)/python -P -c \
 	'import sys; from prophex.cli import main; sys.argv[0] = "prophex"; main()'
@@ -105,7 +105,7 @@ compiled: $(STAMP_COMPILED)
 $(STAMP_COMPILED): $(COMPILED_SOURCES) | $(STAMP_DEV)
 	rm -rf $(COMPILED_DIR)
 	mkdir -p $(COMPILED_DIR)
-	cp -r prophex migrations scenarios alembic.ini setup.py pyproject.toml README.md $(COMPILED_DIR)/
+	cp -r prophex scenarios alembic.ini setup.py pyproject.toml README.md $(COMPILED_DIR)/
 	find $(COMPILED_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	cd $(COMPILED_DIR) && PROPHEX_COMPILE=1 $(CURDIR)/$(BIN)/python setup.py -q build_ext --inplace
 	touch $@

@@ -18,10 +18,9 @@ RUN mkdir -p prophex && touch prophex/__init__.py \
     && pip uninstall -y prophex-sim \
     && rm -rf prophex
 
-# The migrations are located next to the package (prophex/ledger/migrate.py), so the source
-# tree is installed in place (editable) rather than copied into site-packages.
+# The migrations ship inside the package (prophex/migrations/, package data); the source tree
+# is installed in place (editable) and alembic.ini is kept for running `alembic` by hand.
 COPY alembic.ini ./
-COPY migrations ./migrations
 COPY prophex ./prophex
 RUN pip install --no-deps -e . \
     && useradd --create-home --uid 10001 prophex \

@@ -22,7 +22,7 @@ $(STAMP_RUNTIME): pyproject.toml | $(BIN)/python
 # would silently ignore later .py edits. The stamp tracks every source, so edits rebuild it.
 COMPILED_DIR := build/compiled
 STAMP_COMPILED := $(COMPILED_DIR)/.built
-COMPILED_SOURCES := setup.py pyproject.toml alembic.ini $(shell find prophex migrations \
+COMPILED_SOURCES := setup.py pyproject.toml alembic.ini $(shell find prophex \
 	-name '*.py' 2>/dev/null)
 RUN_COMPILED := PYTHONPATH=$(CURDIR)/$(COMPILED_DIR) $(BIN)/python -P -c \
 	'import sys; from prophex.cli import main; sys.argv[0] = "prophex"; main()'
@@ -53,8 +53,8 @@ chromium:
 
 ## lint: ruff (lint + format check) and mypy --strict on prophex/
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check prophex tests bench examples
-	$(BIN)/ruff format --check prophex tests bench examples
+	$(BIN)/ruff check prophex tests examples
+	$(BIN)/ruff format --check prophex tests examples
 	$(BIN)/mypy --strict prophex
 
 ## test: lint, then the whole suite on SQLite and on PostgreSQL (when reachable), browser tests
@@ -95,7 +95,7 @@ bench: $(STAMP_DEV)
 		$(RUN_COMPILED) bench ledger --json | tee -a .bench.jsonl; \
 	fi
 	$(BIN)/prophex bench margin --json
-	@$(BIN)/python bench/table.py < .bench.jsonl
+	@$(BIN)/python -m prophex.bench.table < .bench.jsonl
 	@rm -f .bench.jsonl
 
 ## compiled: the mypyc-compiled engine in build/compiled (`prophex --version` names the build)
@@ -105,7 +105,7 @@ compiled: $(STAMP_COMPILED)
 $(STAMP_COMPILED): $(COMPILED_SOURCES) | $(STAMP_DEV)
 	rm -rf $(COMPILED_DIR)
 	mkdir -p $(COMPILED_DIR)
-	cp -r prophex migrations scenarios alembic.ini setup.py pyproject.toml README.md $(COMPILED_DIR)/
+	cp -r prophex scenarios alembic.ini setup.py pyproject.toml README.md $(COMPILED_DIR)/
 	find $(COMPILED_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	cd $(COMPILED_DIR) && PROPHEX_COMPILE=1 $(CURDIR)/$(BIN)/python setup.py -q build_ext --inplace
 	touch $@

@@ -92,7 +92,7 @@ def demo_cmd(
     ] = Path("prophex-demo.db"),
 ) -> None:
     """Walk through the worked examples and a skewed resolution on a fresh SQLite ledger."""
-    from prophex.demo import run_demo
+    from prophex.simulation.demo import run_demo
 
     try:
         ok = run_demo(db, console)
@@ -122,7 +122,7 @@ def run_cmd(
 
     from prophex.chain.sequencer import Sequencer
     from prophex.params import profile
-    from prophex.runner import execute_file, final_state, load_command_file
+    from prophex.simulation.runner import execute_file, final_state, load_command_file
 
     # The run reports a stopped writer itself, on one line; the sequencer's log is for servers.
     logging.getLogger("prophex.sequencer").addHandler(logging.NullHandler())
@@ -150,7 +150,7 @@ def run_cmd(
     if json_out:
         sys.stdout.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
     else:
-        from prophex.render import print_state
+        from prophex.simulation.render import print_state
 
         print_state(console, state)
     raise typer.Exit(1 if result.rejections else 0)
@@ -237,10 +237,10 @@ def account_margin_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Portfolio margin of a live account, beside its isolated margin and full collateral."""
+    from prophex.api.portfolio import account_margin
     from prophex.ledger.store import Store, database_url, open_read_only
     from prophex.margin import MarginError
     from prophex.money import format_usd
-    from prophex.portfolio import account_margin
 
     try:
         engine = open_read_only(database_url(db))  # a reader: never the write lock
@@ -299,7 +299,7 @@ def bench_core_cmd(
     commands: Annotated[int, typer.Option(min=1_000)] = 200_000,
 ) -> None:
     """Engine alone: mixed opens, increases, closes and liquidations."""
-    from prophex.bench_core import bench_core
+    from prophex.bench.core import bench_core
 
     _print_figures(bench_core(commands), json_out)
 
@@ -311,7 +311,7 @@ def bench_ledger_cmd(
     commands: Annotated[int, typer.Option(min=1_000)] = 100_000,
 ) -> None:
     """Engine plus ledger, blocks of 1,000 (a temporary SQLite file unless --db is given)."""
-    from prophex.bench_core import bench_ledger
+    from prophex.bench.core import bench_ledger
 
     _print_figures(bench_ledger(db, commands), json_out)
 
@@ -323,7 +323,7 @@ def bench_pm_cmd(
     paths: Annotated[int | None, typer.Option(min=1_000)] = None,
 ) -> None:
     """A portfolio-mode order (50 positions, 8 clusters), requirement included."""
-    from prophex.bench_pm import bench_pm
+    from prophex.bench.pm import bench_pm
 
     _print_figures(bench_pm(orders, paths), json_out)
 
@@ -338,16 +338,17 @@ def _print_figures(figures: dict[str, Any], json_out: bool) -> None:
 
 def _register_subsystems() -> None:
     """Commands of the other subsystems, imported lazily so a broken one cannot break the rest."""
-    from prophex import sweep
-    from prophex.api import bench as api_bench
     from prophex.api import cli as api_cli
-    from prophex.dashboard import cli as dashboard_cli
+    from prophex.api.dashboard import cli as dashboard_cli
+    from prophex.bench import api as api_bench
+    from prophex.bench import margin as margin_bench
+    from prophex.bench import replay as scenario_bench
     from prophex.margin import cli as margin_cli
-    from prophex.scenarios import bench as scenario_bench
     from prophex.scenarios import cli as scenario_cli
+    from prophex.scenarios import sweep
 
     app.command("margin")(margin_cli.margin_command)
-    bench_app.command("margin")(margin_cli.bench_margin_command)
+    bench_app.command("margin")(margin_bench.bench_margin_command)
     app.command("replay")(scenario_cli.replay_command)
     app.command("sweep")(sweep.sweep_command)
     bench_app.command("replay")(scenario_bench.bench_replay_command)

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prophex.api.accountlog import AccountLog
 from prophex.api.batching import BlockResult, BlockWriter
+from prophex.api.dashboard import install as install_dashboard
 from prophex.api.deps import AppContext, Ctx, Public, reject_unknown_query
 from prophex.api.errors import PayloadTooLarge, install_error_handlers, problem_response
 from prophex.api.fastpath import OrderFastPath
@@ -36,7 +37,6 @@ from prophex.api.schemas import Health, TimeView
 from prophex.api.settings import ApiSettings
 from prophex.api.views import market_view
 from prophex.chain.sequencer import Sequencer
-from prophex.dashboard import install as install_dashboard
 from prophex.ledger.store import make_db_engine
 from prophex.params import profile
 

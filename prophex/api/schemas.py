@@ -389,21 +389,6 @@ class CloseRequest(Request):
     client_order_id: Name | None = None
 
 
-class CloseResult(BaseModel):
-    command_seq: int
-    duplicate: bool
-    client_order_id: str | None
-    position_id: int
-    closed_notional: UsdOut
-    proceeds: UsdOut
-    average_price: PriceOut
-    realized_pnl: UsdOut
-    fee: UsdOut
-    haircut: UsdOut
-    remaining_notional: UsdOut
-    liquidations: list[LiquidationEvent]
-
-
 class AddMarginResult(BaseModel):
     command_seq: int
     position_id: int
@@ -436,13 +421,6 @@ class PositionView(BaseModel):
 class PositionPage(BaseModel):
     items: list[PositionView]
     next_cursor: str | None
-
-
-class OrderLookup(BaseModel):
-    client_order_id: str
-    command_seq: int
-    kind: str
-    result: dict[str, UsdOut | int | None]
 
 
 # ---------------------------------------------------------------- history and feeds

@@ -9,7 +9,6 @@ two can never disagree about what an event looks like.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 from prophex.api import schemas as s
@@ -320,7 +319,3 @@ def account_liquidation_event(txn_seq: int, time: int, data: dict[str, Any]) -> 
         "penalty_to_fund": format_usd(int(data["penalty_to_fund"])),
         "bad_debt": format_usd(int(data["bad_debt"])),
     }
-
-
-def fraction_str(value: Fraction) -> str:
-    return format_price(value.numerator, value.denominator)

@@ -24,7 +24,6 @@ import json
 import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -738,7 +737,3 @@ def solvency_cli(
     if dynamic_report is not None and dynamic_report["depletion_probability"] > 1 - QUANTILE:
         uncovered = True
     return 1 if uncovered else 0
-
-
-def write_report(report: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

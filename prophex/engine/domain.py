@@ -46,8 +46,3 @@ SIDES: tuple[Side, Side] = (Side.A, Side.B)
 
 OTHER: dict[str, Side] = {Side.A: Side.B, Side.B: Side.A}
 """The opposite side, looked up by a plain string or a :class:`Side` (``OTHER["A"] is Side.B``)."""
-
-
-def other_side(side: str) -> Side:
-    """The opposite of ``side`` given as a plain string or a :class:`Side`."""
-    return OTHER[side]

@@ -8,13 +8,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout (or image) root holding ``alembic.ini`` and ``migrations/``."""
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+"""``prophex/migrations/``: package data, so an installed wheel (not only a checkout) can
+``prophex db upgrade``. The repository's ``alembic.ini`` points at the same directory."""
 
 
 def alembic_config(engine: Engine) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 

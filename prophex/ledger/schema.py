@@ -1,4 +1,4 @@
-"""The SQL schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it; a test
+"""The SQL schema (SQLAlchemy Core). Alembic migrations in ``prophex/migrations/`` create it; a test
 asserts the two agree.
 
 The journal is append-only: ``commands`` (what was asked, in sequence order, with its receipt),

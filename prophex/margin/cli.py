@@ -1,8 +1,7 @@
 """CLI commands of the margin engine, registered by the lead on the main ``prophex`` app.
 
-``main_app.command("margin")(margin_command)`` and
-``main_app.command("bench-margin")(bench_margin_command)``. Bad input never shows a
-traceback: it prints the error code and the field, and exits with status 2.
+``main_app.command("margin")(margin_command)``; its benchmark is :mod:`prophex.bench.margin`.
+Bad input never shows a traceback: it prints the error code and the field, and exits with status 2.
 """
 
 from __future__ import annotations
@@ -62,26 +61,6 @@ def margin_command(
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
     _print_result(result)
-
-
-def bench_margin_command(
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Measure the engine: reference book at 1M and 200k paths, 1,000 positions at 200k."""
-    from prophex.margin.bench import run_benchmarks
-
-    figures = run_benchmarks()
-    if json_out:
-        typer.echo(json.dumps(figures, indent=2))
-        return
-    table = Table(title="margin engine benchmarks")
-    table.add_column("case")
-    table.add_column("seconds", justify="right")
-    table.add_column("peak MB", justify="right")
-    for case in figures["cases"]:
-        peak = case.get("peak_mb")
-        table.add_row(case["name"], f"{case['seconds']:.3f}", "" if peak is None else f"{peak:.1f}")
-    Console().print(table)
 
 
 def _money(x: float) -> str:

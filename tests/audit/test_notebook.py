@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prophex.analysis import run_scenario, solvency, sweep
+from prophex.scenarios.analysis import run_scenario, solvency, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 

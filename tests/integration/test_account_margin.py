@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from prophex.api.portfolio import account_margin
 from prophex.chain.sequencer import Sequencer
 from prophex.engine.commands import CreateMarket, Deposit, Open
 from prophex.engine.exchange import Exchange
 from prophex.money import MICRO
 from prophex.params import profile
-from prophex.portfolio import account_margin
 
 USD = MICRO
 

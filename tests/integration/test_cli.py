@@ -16,7 +16,7 @@ from prophex.chain.sequencer import Sequencer
 from prophex.ledger import schema
 from prophex.ledger.store import make_db_engine
 from prophex.params import profile
-from prophex.runner import execute_file, load_command_file
+from prophex.simulation.runner import execute_file, load_command_file
 
 TINY_YAML = """\
 # deposit, market, one 5x long at zero fee

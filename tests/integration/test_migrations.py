@@ -118,3 +118,24 @@ def test_reupgrade_is_a_no_op_that_keeps_the_data(db_url: str) -> None:
     assert count_rows(db_url, schema.commands) == rows
     with Sequencer.open(db_url) as reopened:  # open migrates too, and must keep the state
         assert digest(reopened.state) == expected
+
+
+def test_migrations_ship_as_package_data() -> None:
+    """A wheel (not only a checkout) holds every migration: they live in the package and the
+    package-data globs of pyproject.toml match each file of ``prophex/migrations/``."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    package = Path(schema.__file__).resolve().parents[1]
+    assert package / "migrations" == migrate.MIGRATIONS
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["prophex"]
+    files = [
+        p.relative_to(package).as_posix()
+        for p in sorted(migrate.MIGRATIONS.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert "migrations/versions/0001_initial_schema.py" in files
+    unshipped = [f for f in files if not any(fnmatch(f, g) for g in globs)]
+    assert unshipped == []

@@ -10,7 +10,7 @@ import pytest
 from scenario_lib import LIBRARY_DIR, library
 from typer.testing import CliRunner
 
-from prophex.sweep import SweepError, parse_grid, sweep, sweep_command
+from prophex.scenarios.sweep import SweepError, parse_grid, sweep, sweep_command
 
 
 def test_grid_parsing() -> None:
@@ -83,7 +83,7 @@ BOUNDARY = Path(__file__).with_name("leverage-boundary.yaml")
 
 
 def test_grid_over_scenario_fields() -> None:
-    from prophex.sweep import apply_point
+    from prophex.scenarios.sweep import apply_point
 
     grid = parse_grid(
         ["side_bias=0.6", "leverage=2", "outcome=A", "populations.crowd.count=50", "margin=30"]
@@ -108,7 +108,13 @@ def test_grid_over_scenario_fields() -> None:
 
 
 def test_statistics() -> None:
-    from prophex.sweep import bootstrap_interval, runs_needed, upper_bound, wilson, z_two_sided
+    from prophex.scenarios.sweep import (
+        bootstrap_interval,
+        runs_needed,
+        upper_bound,
+        wilson,
+        z_two_sided,
+    )
 
     low, high = wilson(0, 10, z_two_sided(0.95))
     assert low == 0.0 and round(high, 4) == 0.2775  # the textbook Wilson interval for 0/10
@@ -124,7 +130,7 @@ def test_statistics() -> None:
 
 def test_solver_finds_the_boundary_known_by_construction() -> None:
     from prophex.scenarios.loader import load_scenario
-    from prophex.sweep import solve
+    from prophex.scenarios.sweep import solve
 
     scenario = load_scenario(BOUNDARY)
     result = solve(scenario, "max_leverage", 0.3, confidence=0.95, workers=1)
@@ -162,7 +168,7 @@ def test_missing_extra_is_named_before_anything_runs(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from prophex.sweep import missing_modules
+    from prophex.scenarios.sweep import missing_modules
 
     assert missing_modules(["pandas", "no_such_module_xyz"]) == ["no_such_module_xyz"]
     out = tmp_path / "never"

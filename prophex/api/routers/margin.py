@@ -42,7 +42,7 @@ PATHS_MAX = 1_000_000
 POSITIONS_MAX = 2_000
 CONTRACTS_MAX = 1e12  # per position: keeps every sum finite (fsum raises on overflow)
 HISTOGRAM_BINS = 60
-BOOKS_PACKAGE = "prophex.dashboard.books"
+BOOKS_PACKAGE = "prophex.api.dashboard.books"
 COMPUTE_SLOTS = 2  # at most two simulations at once: the block writer keeps its CPU
 _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary()
@@ -350,8 +350,8 @@ def margin_hierarchy() -> dict[str, Any]:
 def account_margin_book(ctx: Ctx, caller: Trader) -> dict[str, Any]:
     """This account's open positions as a margin book (the mapping of ``prophex
     account-margin``: long A = long YES, long B = short YES, current spot as the price)."""
+    from prophex.api.portfolio import market_taxonomy
     from prophex.margin import book_from_positions
-    from prophex.portfolio import market_taxonomy
 
     with ctx.read() as exchange:
         state = exchange.state

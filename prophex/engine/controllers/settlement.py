@@ -11,7 +11,7 @@ from prophex.engine.domain import OTHER, MarketStatus, PositionStatus
 from prophex.engine.events import INSURANCE_FUND, vault_account
 from prophex.engine.markets import SETTLEABLE, require_status
 from prophex.engine.pm_settlement import plan_with_portfolio
-from prophex.engine.settlement import SettlementPlan, SettlementTotals, plan_settlement
+from prophex.engine.settlement import SettlementTotals
 from prophex.engine.settlement import settlement_totals as _totals
 from prophex.engine.state import Market
 from prophex.errors import InvalidCommand
@@ -29,18 +29,6 @@ def void(core: Core, c: Void) -> dict[str, Any]:
     market = core.market(c.market)
     require_status(market.id, market.status, SETTLEABLE, "void")
     return settle(core, market, None)
-
-
-def plan_market_settlement(core: Core, market: Market, outcome: str | None) -> SettlementPlan:
-    state = core.state
-    return plan_settlement(
-        core.open_positions(market.id),
-        market.id,
-        outcome,
-        state.balance(vault_account(market.id)),
-        state.balance(INSURANCE_FUND),
-        surplus_to_fund=state.rules.vault_surplus_to_if,
-    )
 
 
 def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:

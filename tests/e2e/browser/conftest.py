@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from prophex.api.dashboard.cli import prepare_demo_database
 from prophex.api.server import ServerProcess
-from prophex.dashboard.cli import prepare_demo_database
 
 CHROMIUM = Path(os.environ.get("PROPHEX_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

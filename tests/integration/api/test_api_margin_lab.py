@@ -13,13 +13,13 @@ import yaml
 from fastapi.testclient import TestClient
 
 from prophex.api.app import create_app
+from prophex.api.portfolio import account_margin
 from prophex.api.settings import ApiSettings
 from prophex.margin import compute_margin, load_book, params_for
-from prophex.portfolio import account_margin
 
 REPO = Path(__file__).resolve().parents[3]
 BOOKS = REPO / "scenarios" / "portfolio"
-PACKAGED = REPO / "prophex" / "dashboard" / "books"
+PACKAGED = REPO / "prophex" / "api" / "dashboard" / "books"
 ADMIN = {"Authorization": "Bearer lab-admin"}
 PROBLEM = "application/problem+json"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from prophex.demo import run_demo
 from prophex.engine.commands import Close, CreateMarket, Deposit, Open
 from prophex.engine.exchange import Exchange
 from prophex.errors import WalletCapExceeded
 from prophex.money import MICRO, format_usd
 from prophex.params import profile
+from prophex.simulation.demo import run_demo
 
 USD = MICRO
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pytest
 
 import prophex.engine
-from prophex.bench_core import bench_params, build_plan, setup_commands
+from prophex.bench.core import bench_params, build_plan, setup_commands
 from prophex.engine.core import Core
 from prophex.engine.events import Journal
 from prophex.engine.exchange import Exchange

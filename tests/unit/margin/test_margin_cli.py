@@ -9,7 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from prophex.margin.cli import bench_margin_command, margin_command
+from prophex.bench.margin import bench_margin_command
+from prophex.margin.cli import margin_command
 
 BOOKS = Path(__file__).resolve().parents[3] / "scenarios" / "portfolio"
 

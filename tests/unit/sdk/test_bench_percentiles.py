@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prophex.api.bench import percentile
+from prophex.bench.api import percentile
 
 
 def test_nearest_rank_percentiles() -> None:

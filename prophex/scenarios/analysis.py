@@ -1,7 +1,7 @@
 """A notebook-friendly Python API: scenario runs, solvency audits and sweeps as typed results
 with pandas DataFrames (needs the ``sweep`` extra for pandas).
 
->>> from prophex.analysis import run_scenario, solvency, sweep
+>>> from prophex.scenarios.analysis import run_scenario, solvency, sweep
 >>> run = run_scenario("scenarios/skew-80-mature.yaml")
 >>> run.trades.groupby("kind").notional.sum()            # micro-USD
 >>> audit = solvency(run_scenario("scenarios/contested-election.yaml", resolve=False))
@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from prophex.engine.state import State
     from prophex.scenarios.replay import ReplayResult
     from prophex.scenarios.schema import Scenario
-    from prophex.sweep import SolveResult
+    from prophex.scenarios.sweep import SolveResult
 
 
 def _pandas() -> Any:
-    from prophex.sweep import require_sweep_extra
+    from prophex.scenarios.sweep import require_sweep_extra
 
     require_sweep_extra()
     import pandas
@@ -85,7 +85,7 @@ def run_scenario(
     (``{"max_leverage": 5, "side_bias": 0.7}``)."""
     from prophex.scenarios.replay import Replay, open_sequencer
     from prophex.scenarios.report import WATERFALL_KEYS, build_summary
-    from prophex.sweep import apply_point
+    from prophex.scenarios.sweep import apply_point
 
     pd = _pandas()
     scenario = _scenario(source)
@@ -266,8 +266,8 @@ def sweep(
     workers: int | None = None,
 ) -> SweepResult:
     """``prophex sweep`` as a function: ``grid`` maps a name (as ``--grid``) to its values."""
-    from prophex.sweep import cell_warnings, parse_grid, parse_target
-    from prophex.sweep import sweep as run_sweep
+    from prophex.scenarios.sweep import cell_warnings, parse_grid, parse_target
+    from prophex.scenarios.sweep import sweep as run_sweep
 
     pd = _pandas()
     parsed = parse_grid([f"{k}={','.join(str(v) for v in values)}" for k, values in grid.items()])
@@ -294,8 +294,8 @@ def solve(
     workers: int | None = None,
 ) -> tuple[SolveResult, pd.DataFrame]:
     """The largest safe value of ``param`` (``prophex sweep --solve``) and its evaluations."""
-    from prophex.sweep import parse_target
-    from prophex.sweep import solve as run_solve
+    from prophex.scenarios.sweep import parse_target
+    from prophex.scenarios.sweep import solve as run_solve
 
     pd = _pandas()
     result = run_solve(

@@ -16,7 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC = Path(str(resources.files("prophex.dashboard").joinpath("static")))
+STATIC = Path(str(resources.files("prophex.api.dashboard").joinpath("static")))
 SWAGGER = "/dashboard/static/vendor/swagger-ui"
 pages = APIRouter(include_in_schema=False)
 

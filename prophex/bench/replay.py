@@ -92,7 +92,7 @@ def bench_replay_sqlite(scenario: Scenario) -> dict[str, Any]:
 
 def bench_sweep(runs: int = 1_000) -> dict[str, Any]:
     from prophex.scenarios.loader import load_scenario
-    from prophex.sweep import sweep
+    from prophex.scenarios.sweep import sweep
 
     scenario = load_scenario(SKEW_FILE)
     seconds, _cpu, outcome = _timed(lambda: sweep(scenario, {"max_leverage": ["3"]}, runs))

@@ -14,8 +14,8 @@ from rich.console import Console
 def prepare_demo_database(path: Path) -> str:
     """(Re)create ``path`` with the demo's exchange and return an API key of trader ``dave``."""
     from prophex.api.keys import KeyStore
-    from prophex.demo import run_demo
     from prophex.ledger.store import make_db_engine
+    from prophex.simulation.demo import run_demo
 
     run_demo(path, Console(file=io.StringIO()))
     keys = KeyStore(make_db_engine(f"sqlite:///{path}"))

@@ -1,4 +1,4 @@
-"""Benchmarks of the margin engine (run by ``prophex bench-margin`` and bench/bench_margin.py).
+"""Benchmarks of the margin engine (run by ``prophex bench margin``).
 
 Each case is timed ``REPEATS`` times after a warm-up run (imports, first-touch allocations)
 and the median is reported (shared machines make single runs noisy). Peak traced memory is
@@ -7,6 +7,7 @@ measured in a separate run so that tracing does not distort the timing.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import tracemalloc
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
 
 from prophex.margin.contracts import Book, load_book, parse_book
 from prophex.margin.hierarchy import Hierarchy
@@ -114,3 +118,21 @@ def run_benchmarks() -> dict[str, Any]:
         ),
     ]
     return {"cases": cases, "budget_seconds": [1.0, 0.25, 3.0], "budget_peak_mb": 300}
+
+
+def bench_margin_command(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Measure the engine: reference book at 1M and 200k paths, 1,000 positions at 200k."""
+    figures = run_benchmarks()
+    if json_out:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    table = Table(title="margin engine benchmarks")
+    table.add_column("case")
+    table.add_column("seconds", justify="right")
+    table.add_column("peak MB", justify="right")
+    for case in figures["cases"]:
+        peak = case.get("peak_mb")
+        table.add_row(case["name"], f"{case['seconds']:.3f}", "" if peak is None else f"{peak:.1f}")
+    Console().print(table)

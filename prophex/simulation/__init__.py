@@ -1,0 +1,1 @@
+"""Simulation applications: the command-file runner (``prophex run``), rendering, the demo."""

@@ -10,6 +10,7 @@ when the retries run concurrently. Plain httpx and websockets, no SDK.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from typing import Any
 
@@ -17,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from prophex.api.server import ServerProcess
+from prophex.api.server import REPO_ROOT, ServerProcess
 from prophex.money import parse_usd
 
 pytestmark = pytest.mark.slow
@@ -293,6 +294,22 @@ def test_portfolio_bot_orders_fills_stream_reconcile_with_ledger(db_url: str) ->
             pnl = 0 if fill["realized_pnl"] is None else _micro(fill["realized_pnl"])
             assert sum(_micro(e["amount"]) for e in postings) == pnl - _micro(fill["fee"])
         assert all(e["order_id"] is not None for e in ledger if e["kind"] != "deposit")
+        # the example bots' reconciliation (examples/bots/common.py) agrees
+        from prophex.sdk.models import Fill, LedgerEntry
+
+        path = REPO_ROOT / "examples" / "bots" / "common.py"
+        spec = importlib.util.spec_from_file_location("bots_common", path)
+        assert spec is not None and spec.loader is not None
+        common = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(common)
+        assert (
+            common.mismatches(
+                [Fill.model_validate(f) for f in rest_fills.values()],
+                [LedgerEntry.model_validate(e) for e in ledger],
+                streamed=[Fill.model_validate(f) for f in stream_fills.values()],
+            )
+            == []
+        )
         wallet = sum(
             _micro(e["amount"]) for e in ledger if e["ledger_account"].startswith("wallet:")
         )

@@ -259,7 +259,8 @@ def test_portfolio_bot_orders_fills_stream_reconcile_with_ledger(db_url: str) ->
             "/v1/portfolio/orders", {"market": "btc105", "side": "B", "notional": "800"}
         )
         closed = bot.post(f"/v1/positions/{first['position_id']}/close", {"notional": "400"})
-        opens = [f"o-{first['command_seq']}", f"o-{second['command_seq']}"]
+        opens = [first["order_id"], second["order_id"]]
+        assert opens == [f"o-{first['command_seq']}", f"o-{second['command_seq']}"]
         asyncio.run(bot.read(1, lambda ev: sum(e["type"] == "position" for e in ev) == 3))
 
         orders = {o["order_id"]: o for o in bot.pages("/v1/orders")}

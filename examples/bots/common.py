@@ -15,7 +15,7 @@ from typing import Any
 from prophex.sdk import ProphexApiError, ProphexClient
 from prophex.sdk.models import Fill, LedgerEntry, Order
 
-TRADE_KINDS = ("open", "close")
+TRADE_KINDS = ("open", "close", "pm_open", "pm_close")  # isolated and portfolio-mode trades
 
 
 def parse_args(
@@ -93,10 +93,11 @@ def mismatches(
     """Every disagreement between the fills, the ledger and what the bot saw, to the
     micro-dollar (empty list: all agree). The rules, joined by ``order_id``:
 
-    * every ledger posting of an ``open``/``close`` transaction names its ``order_id``, and
-      the sum of the postings of one order to this account's wallet and position accounts
-      equals ``sum(realized_pnl) - sum(fee)`` of that order's fills (an open moves margin
-      from the wallet to the position, so only its fee leaves the account);
+    * every ledger posting of an ``open``/``close``/``pm_open``/``pm_close`` transaction names
+      its ``order_id``, and the sum of the postings of one order to this account's wallet,
+      position and ``pm_margin`` accounts equals ``sum(realized_pnl) - sum(fee)`` of that
+      order's fills (an open moves margin from the wallet to the position, or in portfolio
+      mode the lock change to ``pm_margin``, so only its fee leaves the account);
     * the ``client_order_id`` of the fills and of the postings agree;
     * every order the bot had acknowledged has fills with the same total fee;
     * when given, the fills of the private stream are exactly those of ``GET /v1/fills``.

@@ -3,8 +3,9 @@ order, derived from the journal alone (so the numbering survives restarts).
 
 Per journalled transaction, in this order, an account gets:
 
-* ``open``/``close`` (the order's own trade): ``order`` (the ``Order`` body), ``fill`` (the
-  ``Fill``), ``position`` (``change`` = ``open`` or ``close``, with the traded notional);
+* ``open``/``close``/``pm_open``/``pm_close`` (the order's own trade): ``order`` (the ``Order``
+  body), ``fill`` (the ``Fill``), ``position`` (``change`` = the order's kind, ``open`` or
+  ``close``, with the traded notional);
 * ``liquidation`` of one of its positions: ``liquidation`` (with ``order_id`` of the order
   whose trade triggered it, ``position_id`` and ``account``);
 * ``resolve``/``void``: one ``settlement`` per settled position of the account, by position id;
@@ -30,7 +31,7 @@ from sqlalchemy import Engine, func, select
 
 from prophex.api import views
 from prophex.api.history import order_id_of, txn_data
-from prophex.api.records import DeferredWriter, fill_of, now_us, rfc3339
+from prophex.api.records import ORDER_KINDS, DeferredWriter, fill_of, now_us, rfc3339
 from prophex.engine.events import Receipt
 from prophex.ledger import schema
 from prophex.money import format_usd
@@ -39,6 +40,8 @@ log = logging.getLogger("prophex.api.accountlog")
 e = schema.api_account_events
 WALLET = "wallet:"
 CATCH_UP_PAGE = 5_000
+# the journal kinds of an order's fill (isolated and portfolio-mode opens and closes)
+FILL_TXN = ("open", "close", "pm_open", "pm_close")
 
 Derived = tuple[str, str, dict[str, Any]]
 
@@ -65,7 +68,7 @@ def derive(
         "wall_time": wall_time if order is None else order["wall_time"],
     }
     out: list[Derived] = []
-    if kind in ("open", "close") and order is not None and order["txn_seq"] == txn_seq:
+    if kind in FILL_TXN and order is not None and order["txn_seq"] == txn_seq:
         account = str(data["account"])
         out.append((account, "order", {**order, "duplicate": False}))
         out.append((account, "fill", fill_of(order)))
@@ -77,7 +80,7 @@ def derive(
                     "position_id": int(data["position"]),
                     "market": str(data["market"]),
                     "side": str(data["side"]),
-                    "change": kind,
+                    "change": order["kind"],
                     "notional": format_usd(int(data["notional"])),
                     **common,
                 },
@@ -199,9 +202,7 @@ class AccountLog:
                     postings.setdefault(int(row[0]), []).append((str(row[1]), int(row[2])))
             derived: list[tuple[int, str, str, dict[str, Any]]] = []
             for seq, kind, text, command_seq, sim_time, command_kind in txns:
-                order = (
-                    orders_lookup(int(command_seq)) if command_kind in ("open", "close") else None
-                )
+                order = orders_lookup(int(command_seq)) if command_kind in ORDER_KINDS else None
                 for account, etype, data in derive(
                     int(seq),
                     str(kind),

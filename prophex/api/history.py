@@ -49,7 +49,7 @@ class TxnRow:
 
 
 def order_id_of(command_seq: int, command_kind: str) -> str | None:
-    return f"o-{command_seq}" if command_kind in ("open", "close") else None
+    return f"o-{command_seq}" if command_kind in ("open", "close", "open_portfolio") else None
 
 
 _COLS = (t.c.seq, t.c.kind, t.c.market, t.c.sim_time, t.c.data, t.c.command_seq, c.c.kind)

@@ -81,6 +81,7 @@ class PortfolioOrderRequest(PortfolioQuoteRequest):
 
 class PortfolioOrderResult(BaseModel):
     command_seq: int
+    order_id: str = Field(description="o-<command_seq>: the order in GET /v1/orders and fills")
     duplicate: bool
     position_id: int
     notional: s.UsdOut

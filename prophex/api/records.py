@@ -34,7 +34,12 @@ from prophex.money import format_usd
 
 log = logging.getLogger("prophex.api.records")
 o = schema.api_orders
-ORDER_KINDS = ("open", "close")
+# the command kinds that are orders: a portfolio-mode open (``open_portfolio``, journalled as
+# ``pm_open``) is an order of kind ``open`` like an isolated one
+ORDER_KINDS = ("open", "close", "open_portfolio")
+# the journal transaction that is an order's fill, by command kind (a close of a portfolio-mode
+# position journals a ``pm_close`` with the same result fields)
+FILL_TXN_KINDS = {"open": ("open",), "close": ("close", "pm_close"), "open_portfolio": ("pm_open",)}
 RECENT_ORDERS = 10_000
 COALESCE_SECONDS = 0.01
 
@@ -84,12 +89,13 @@ def render_order(
 ) -> dict[str, Any] | None:
     """The ``Order`` body (without ``duplicate``) of one executed open/close, from journalled
     data only; None if the command is not an order."""
-    kind = command.get("type")
-    # a close of a portfolio-mode position journals a ``pm_close`` (same result fields)
-    main_kinds = ("close", "pm_close") if kind == "close" else (kind,)
+    command_kind = str(command.get("type"))
+    main_kinds = FILL_TXN_KINDS.get(command_kind, ())
     main = next(((seq, data) for seq, k, data in txns if k in main_kinds), None)
-    if kind not in ORDER_KINDS or main is None:
+    if main is None:
         return None
+    portfolio = command_kind == "open_portfolio"
+    kind = "open" if portfolio else command_kind
     txn_seq, data = main
     oid = order_id(command_seq)
     total = int(data["oi_a"]) + int(data["oi_b"])
@@ -111,8 +117,10 @@ def render_order(
         notional, cost = int(result["notional"]), int(result["cost"])
         body |= {
             "notional": format_usd(notional),
-            "margin": format_usd(int(result["margin"])),
-            "leverage": _leverage(int(command["leverage_centi"])),
+            # a portfolio open posts no margin of its own (the account's lock moves instead)
+            # and has no leverage: both null
+            "margin": None if portfolio else format_usd(int(result["margin"])),
+            "leverage": None if portfolio else _leverage(int(command["leverage_centi"])),
             "average_price": views.price(cost, notional),
             "fee": format_usd(int(result["fee"])),
             "position_id": int(result["position_id"]),
@@ -125,7 +133,7 @@ def render_order(
             "position": {
                 "notional": format_usd(int(result["position_notional"])),
                 "cost_basis": format_usd(int(result["position_cost_basis"])),
-                "margin": format_usd(int(result["position_margin"])),
+                "margin": format_usd(0 if portfolio else int(result["position_margin"])),
             },
         }
     else:

@@ -499,6 +499,7 @@ class PortfolioOrder(Model):
     (``liquidations`` is how many liquidations the order caused)."""
 
     command_seq: int
+    order_id: str | None = None  # o-<command_seq> (None from servers before it was sent)
     duplicate: bool = False
     position_id: int
     notional: Decimal

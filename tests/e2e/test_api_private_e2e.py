@@ -10,6 +10,7 @@ when the retries run concurrently. Plain httpx and websockets, no SDK.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from typing import Any
 
@@ -17,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from prophex.api.server import ServerProcess
+from prophex.api.server import REPO_ROOT, ServerProcess
 from prophex.money import parse_usd
 
 pytestmark = pytest.mark.slow
@@ -233,3 +234,84 @@ def test_concurrent_retries_execute_once(db_url: str) -> None:
         kinds = [kind for _, kind in txns]
         assert (kinds.count("deposit"), kinds.count("add_margin"), kinds.count("withdraw")) == (
             1, 1, 1)  # fmt: skip
+
+
+PM_MARKET = {"cluster": "BTC", "underlying": "BTC", "contract_kind": "threshold"}
+
+
+def test_portfolio_bot_orders_fills_stream_reconcile_with_ledger(db_url: str) -> None:
+    """A portfolio-mode bot opens two positions and closes one: GET /v1/orders lists the three
+    orders, GET /v1/fills the three fills, the private stream delivers them, and per order_id
+    the ledger postings (wallet, positions and the pm_margin lock) equal
+    sum(realized_pnl) - sum(fee) of its fills, to the micro-dollar."""
+    with ServerProcess(db_url, env=ENV) as server:
+        admin = _admin(server)
+        for market, strike in (("btc100", "100000"), ("btc105", "105000")):
+            body = {"market": market, "strike": strike, "direction": "above", **PM_MARKET}
+            assert admin.post("/v1/admin/markets", json=body).is_success
+        bot = _new_bot(server.url, "1500")
+        bot.post("/v1/account/margin-mode", {"mode": "portfolio"})
+        first = bot.post(
+            "/v1/portfolio/orders",
+            {"market": "btc100", "side": "A", "notional": "1000", "client_order_id": "pm-1"},
+        )
+        second = bot.post(
+            "/v1/portfolio/orders", {"market": "btc105", "side": "B", "notional": "800"}
+        )
+        closed = bot.post(f"/v1/positions/{first['position_id']}/close", {"notional": "400"})
+        opens = [first["order_id"], second["order_id"]]
+        assert opens == [f"o-{first['command_seq']}", f"o-{second['command_seq']}"]
+        asyncio.run(bot.read(1, lambda ev: sum(e["type"] == "position" for e in ev) == 3))
+
+        orders = {o["order_id"]: o for o in bot.pages("/v1/orders")}
+        assert list(orders) == [*opens, closed["order_id"]]
+        one, two = orders[opens[0]], orders[opens[1]]
+        assert (one["kind"], one["margin"], one["leverage"]) == ("open", None, None)
+        assert (one["client_order_id"], one["position_id"]) == ("pm-1", first["position_id"])
+        assert (one["notional"], one["fee"], one["cost"]) == ("1000", first["fee"], first["cost"])
+        assert (two["notional"], two["fee"], two["market"]) == ("800", second["fee"], "btc105")
+        assert orders[closed["order_id"]]["kind"] == "close"
+        assert bot.http.get(f"/v1/orders/{opens[1]}").json() == {**two, "duplicate": False}
+
+        stream_fills = {e["data"]["order_id"]: e["data"] for e in bot.events if e["type"] == "fill"}
+        rest_fills = {f["order_id"]: f for f in bot.pages("/v1/fills")}
+        assert stream_fills == rest_fills and list(rest_fills) == list(orders)
+        stream_orders = [e["data"] for e in bot.events if e["type"] == "order"]
+        assert [{**o, "duplicate": False} for o in orders.values()] == stream_orders
+        changes = [e["data"]["change"] for e in bot.events if e["type"] == "position"]
+        assert changes == ["open", "open", "close"]
+
+        ledger = bot.pages("/v1/account/ledger")
+        account = one["account"]
+        assert {e["ledger_account"] for e in ledger} >= {
+            f"wallet:{account}",
+            f"pm_margin:{account}",
+        }
+        for oid, fill in rest_fills.items():
+            postings = [e for e in ledger if e["order_id"] == oid]
+            assert postings and all(
+                e["client_order_id"] == fill["client_order_id"] for e in postings
+            )
+            pnl = 0 if fill["realized_pnl"] is None else _micro(fill["realized_pnl"])
+            assert sum(_micro(e["amount"]) for e in postings) == pnl - _micro(fill["fee"])
+        assert all(e["order_id"] is not None for e in ledger if e["kind"] != "deposit")
+        # the example bots' reconciliation (examples/bots/common.py) agrees
+        from prophex.sdk.models import Fill, LedgerEntry
+
+        path = REPO_ROOT / "examples" / "bots" / "common.py"
+        spec = importlib.util.spec_from_file_location("bots_common", path)
+        assert spec is not None and spec.loader is not None
+        common = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(common)
+        assert (
+            common.mismatches(
+                [Fill.model_validate(f) for f in rest_fills.values()],
+                [LedgerEntry.model_validate(e) for e in ledger],
+                streamed=[Fill.model_validate(f) for f in stream_fills.values()],
+            )
+            == []
+        )
+        wallet = sum(
+            _micro(e["amount"]) for e in ledger if e["ledger_account"].startswith("wallet:")
+        )
+        assert wallet == _micro(bot.http.get("/v1/account").json()["wallet_balance"])

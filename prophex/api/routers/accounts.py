@@ -16,7 +16,7 @@ from prophex.api.keys import KeyRecord, new_account_id
 from prophex.api.records import ORDER_KINDS, now_us, rfc3339
 from prophex.api.routers.common import CursorQ, IdemKey, Limit, problems, user_command
 from prophex.api.routers.orders import json_answer
-from prophex.engine.events import position_account, wallet_account
+from prophex.engine.events import pm_margin_account, position_account, wallet_account
 from prophex.errors import NotFound
 from prophex.money import format_usd
 
@@ -131,10 +131,11 @@ async def withdraw(
 def get_ledger(
     ctx: Ctx, caller: Reader, cursor: CursorQ = None, limit: Limit = 100
 ) -> s.LedgerPage:
-    """Every posting to the wallet and to the account's position margin accounts, oldest first,
-    each with the ``order_id`` (and ``client_order_id``) of the order that caused it."""
+    """Every posting to the wallet, to the account's position margin accounts and to its
+    portfolio lock (``pm_margin:<account>``), oldest first, each with the ``order_id`` (and
+    ``client_order_id``) of the order that caused it."""
     with ctx.read() as exchange:
-        accounts = [wallet_account(caller.account)] + [
+        accounts = [wallet_account(caller.account), pm_margin_account(caller.account)] + [
             position_account(p.id) for p in views.account_positions(exchange.state, caller.account)
         ]
     rows = ctx.history.postings(accounts, parse_pair_cursor(cursor), limit)

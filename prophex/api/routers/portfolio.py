@@ -25,6 +25,7 @@ from prophex.api.portfolio_schemas import (
     PortfolioQuote,
     PortfolioQuoteRequest,
 )
+from prophex.api.records import order_id
 from prophex.api.routers.common import IdemKey, problems, user_command
 from prophex.api.routers.orders import alias_client_order_id, json_answer, order_idempotency_key
 from prophex.engine.commands import OpenPortfolio
@@ -249,6 +250,7 @@ async def open_portfolio_order(
         r = receipt.result
         result = PortfolioOrderResult(
             command_seq=receipt.command_seq,
+            order_id=order_id(receipt.command_seq),
             duplicate=receipt.duplicate,
             position_id=int(r["position_id"]),
             notional=format_usd(int(r["notional"])),

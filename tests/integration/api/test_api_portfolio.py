@@ -201,3 +201,108 @@ def test_account_view_of_a_portfolio_account(api: TestClient) -> None:
     assert Decimal(view["equity"]) == Decimal(margin["wallet"]) + Decimal(margin["locked"]) - (
         Decimal(margin["unrealized_loss"])
     )
+
+
+def _account_events(api: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    with api.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"op": "auth", "key": headers["Authorization"][7:]})
+        ws.receive_json()
+        ws.send_json({"op": "resync", "channel": "account", "from_seq": 1})
+        ws.send_json({"op": "ping"})
+        while True:
+            message = ws.receive_json()
+            if message.get("type") == "pong":
+                return events
+            if message.get("channel") == "account" and message["type"] not in (
+                "resynced",
+                "snapshot",
+            ):
+                events.append(message)
+
+
+def _strip_wall(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_wall(v) for k, v in value.items() if k != "wall_time"}
+    if isinstance(value, list):
+        return [_strip_wall(v) for v in value]
+    return value
+
+
+def test_portfolio_orders_are_indexed_and_rebuilt_from_the_journal(tmp_path: Path) -> None:
+    """Portfolio opens are orders (kind open, margin and leverage null) with fills, ledger
+    order ids and private events; deleting their index rows and restarting derives them
+    again from the journal, identical apart from wall_time."""
+    from sqlalchemy import create_engine, delete
+
+    from prophex.ledger.schema import api_account_events, api_orders
+
+    settings = ApiSettings(
+        database_url=f"sqlite:///{tmp_path}/pm.db",
+        admin_key="pm-admin",
+        rate_limit_per_second=0,
+        block_wait_ms=0,
+    )
+    with TestClient(create_app(settings)) as api:
+        for market, strike in (("btc100", "100000"), ("btc105", "105000")):
+            body = {"market": market, "strike": strike, **BTC}
+            assert api.post("/v1/admin/markets", json=body, headers=ADMIN).status_code == 201
+        me = _account(api, "1500")
+        api.post("/v1/account/margin-mode", json={"mode": "portfolio"}, headers=me)
+        leg = {"market": "btc100", "side": "A", "notional": "1000", "client_order_id": "leg-1"}
+        first = api.post("/v1/portfolio/orders", json=leg, headers=me).json()
+        hedge = {"market": "btc105", "side": "B", "notional": "600"}
+        second = api.post("/v1/portfolio/orders", json=hedge, headers=me).json()
+        close = {"notional": "250"}
+        closed = api.post(f"/v1/positions/{first['position_id']}/close", json=close, headers=me)
+        assert closed.status_code == 200, closed.text
+        before_orders = api.get("/v1/orders", headers=me).json()["items"]
+        before_fills = api.get("/v1/fills", headers=me).json()["items"]
+        before_events = _account_events(api, me)
+        ledger = api.get("/v1/account/ledger", headers=me).json()["items"]
+    oid = f"o-{first['command_seq']}"
+    assert [o["order_id"] for o in before_orders] == [
+        oid,
+        f"o-{second['command_seq']}",
+        closed.json()["order_id"],
+    ]
+    order = before_orders[0]
+    assert (order["kind"], order["margin"], order["leverage"]) == ("open", None, None)
+    assert (order["client_order_id"], order["notional"], order["fee"]) == (
+        "leg-1",
+        "1000",
+        first["fee"],
+    )
+    assert order["position"]["notional"] == "1000" and order["position"]["margin"] == "0"
+    assert [f["order_id"] for f in before_fills] == [o["order_id"] for o in before_orders]
+    assert [f["fill_id"] for f in before_fills] == [f"f-{o['txn_seq']}" for o in before_orders]
+    kinds = [(e["type"], e["data"].get("order_id")) for e in before_events]
+    for o in before_orders:
+        for kind in ("order", "fill", "position"):
+            assert (kind, o["order_id"]) in kinds
+    # reconciliation: per order, postings (wallet + pm_margin) = realized pnl - fee
+    for fill in before_fills:
+        moved = sum(_usd_micro(e["amount"]) for e in ledger if e["order_id"] == fill["order_id"])
+        pnl = 0 if fill["realized_pnl"] is None else _usd_micro(fill["realized_pnl"])
+        assert moved == pnl - _usd_micro(fill["fee"])
+    assert {e["client_order_id"] for e in ledger if e["order_id"] == oid} == {"leg-1"}
+
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(delete(api_orders).where(api_orders.c.command_seq >= first["command_seq"]))
+        conn.execute(delete(api_account_events).where(api_account_events.c.txn_seq > 3))
+    engine.dispose()
+    with TestClient(create_app(settings)) as api:
+        after_orders = api.get("/v1/orders", headers=me).json()["items"]
+        after_fills = api.get("/v1/fills", headers=me).json()["items"]
+        after_events = _account_events(api, me)
+    assert _strip_wall(after_orders) == _strip_wall(before_orders)
+    assert _strip_wall(after_fills) == _strip_wall(before_fills)
+    assert _strip_wall(after_events) == _strip_wall(before_events)
+
+
+def _usd_micro(text: str) -> int:
+    negative = text.startswith("-")
+    units, _, frac = text.lstrip("-").partition(".")
+    value = int(units) * 1_000_000 + int((frac + "000000")[:6])
+    return -value if negative else value

@@ -148,6 +148,33 @@ class Core:
         del state.open_by_key[(position.account, position.market, position.side)]
         state.open_in_market[position.market].discard(position.id)
 
+    def position_for(self, account: str, market: Market, side: str) -> Position:
+        """The open position an order of ``account`` on ``side`` increases, or a new empty one
+        (isolated and portfolio opens alike). An existing one leaves the market's exposure
+        aggregates until the order has changed it."""
+        state = self.state
+        key = (account, market.id, side)
+        position_id = state.open_by_key.get(key)
+        if position_id is not None:
+            position = state.positions[position_id]
+            market.expose(position, -1)
+            return position
+        position = Position(
+            id=state.next_position_id,
+            account=account,
+            market=market.id,
+            side=side,
+            notional=0,
+            cost_basis=0,
+            margin=0,
+            opened_at=state.time,
+        )
+        state.next_position_id += 1
+        state.positions[position.id] = position
+        state.open_by_key[key] = position.id
+        state.open_in_market[market.id].add(position.id)
+        return position
+
     def open_positions(self, market_id: str) -> list[Position]:
         """The market's open positions by id: the fixed order of funding and settlement."""
         positions = self.state.positions

@@ -40,7 +40,7 @@ from prophex.engine.pm_account import (
     open_holdings,
     requirement_of,
 )
-from prophex.engine.state import Market, Position
+from prophex.engine.state import Market
 from prophex.errors import (
     AccountNotFlat,
     InvalidCommand,
@@ -211,31 +211,6 @@ def _with_fill(
     return out
 
 
-def _portfolio_position(core: Core, account: str, market: Market, side: str) -> Position:
-    state = core.state
-    key = (account, market.id, side)
-    position_id = state.open_by_key.get(key)
-    if position_id is not None:
-        position = state.positions[position_id]
-        market.expose(position, -1)
-        return position
-    position = Position(
-        id=state.next_position_id,
-        account=account,
-        market=market.id,
-        side=side,
-        notional=0,
-        cost_basis=0,
-        margin=0,
-        opened_at=state.time,
-    )
-    state.next_position_id += 1
-    state.positions[position.id] = position
-    state.open_by_key[key] = position.id
-    state.open_in_market[market.id].add(position.id)
-    return position
-
-
 def open_portfolio(core: Core, c: OpenPortfolio) -> dict[str, Any]:
     plan = plan_open_portfolio(core, c)
     journal = Journal()
@@ -247,7 +222,7 @@ def open_portfolio(core: Core, c: OpenPortfolio) -> dict[str, Any]:
     core.require_funds(wallet, plan.fee + rise, "portfolio requirement rise plus opening fee")
     delta = lock_moves(core, journal, c.account, plan.requirement_after, "portfolio requirement")
     market = plan.market
-    position = _portfolio_position(core, c.account, market, plan.side)
+    position = core.position_for(c.account, market, plan.side)
     position.notional += plan.notional
     position.cost_basis += plan.cost
     market.expose(position, 1)

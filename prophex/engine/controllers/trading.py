@@ -106,36 +106,10 @@ def plan_open(core: Core, c: Open, *, enforce: bool = True) -> OpenPlan:
     return OpenPlan(market, c.side, notional, fee, cost, headroom, available)
 
 
-def _position_for(core: Core, c: Open, market: Market) -> Position:
-    """The open position this order increases, or a new empty one."""
-    state = core.state
-    key = (c.account, market.id, c.side)
-    position_id = state.open_by_key.get(key)
-    if position_id is not None:
-        position = state.positions[position_id]
-        market.expose(position, -1)
-        return position
-    position = Position(
-        id=state.next_position_id,
-        account=c.account,
-        market=market.id,
-        side=c.side,
-        notional=0,
-        cost_basis=0,
-        margin=0,
-        opened_at=state.time,
-    )
-    state.next_position_id += 1
-    state.positions[position.id] = position
-    state.open_by_key[key] = position.id
-    state.open_in_market[market.id].add(position.id)
-    return position
-
-
 def open_position(core: Core, c: Open) -> dict[str, Any]:
     plan = plan_open(core, c)
     market, notional = plan.market, plan.notional
-    position = _position_for(core, c, market)
+    position = core.position_for(c.account, market, c.side)
     wallet = wallet_account(c.account)
     fee_to_fund, fee_to_treasury = fee_split(plan.fee, core.state.rules)
     journal = Journal()

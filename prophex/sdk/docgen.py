@@ -148,9 +148,10 @@ def render() -> str:
                 errors.StreamProtocolError, errors.StreamUnavailable):  # fmt: skip
         lines += [f"### `{cls.__name__}`", "", _doc(cls), ""]
     lines += _section("Models", _doc(models))
-    for value in vars(models).values():
-        if inspect.isclass(value) and issubclass(value, models.Model) and value is not models.Model:
-            lines += _model(value)
+    for module in models.MODULES:
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == module.__name__:
+                lines += _model(value)
     return "\n".join(lines).rstrip() + "\n"
 
 

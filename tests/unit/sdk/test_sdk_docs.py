@@ -23,7 +23,7 @@ def test_every_endpoint_is_documented() -> None:
 
 
 def test_the_sdk_imports_nothing_from_the_server() -> None:
-    for path in Path(REPO_ROOT / "prophex" / "sdk").glob("*.py"):
+    for path in Path(REPO_ROOT / "prophex" / "sdk").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").startswith("prophex.api"), path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -89,20 +89,26 @@ def _signature(name: str, fn: Callable[..., Any], prefix: str) -> str:
     return f"`{awaited}{prefix}{name}{_params(fn)}`"
 
 
-def _methods(cls: type[Any]) -> Iterator[tuple[str, Callable[..., Any]]]:
-    for name, value in vars(cls).items():
-        if name.startswith("_") or not callable(value) or isinstance(value, sync._Blocking):
-            continue
-        yield name, value
+def _methods(cls: type[Any], *parts: type[Any]) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """The public methods ``cls`` defines, then those of ``parts`` (the classes it is built
+    from), each once, in definition order."""
+    seen: set[str] = set()
+    for klass in (cls, *parts):
+        for name, value in vars(klass).items():
+            skip = name.startswith("_") or not callable(value) or name in seen
+            if skip or isinstance(value, sync._Blocking):
+                continue
+            seen.add(name)
+            yield name, value
 
 
 def _section(title: str, text: str) -> list[str]:
     return [f"## {title}", "", text, ""] if text else [f"## {title}", ""]
 
 
-def _class(cls: type[Any], prefix: str) -> list[str]:
+def _class(cls: type[Any], prefix: str, parts: tuple[type[Any], ...] = ()) -> list[str]:
     lines = [f"### `{cls.__name__}`", "", _doc(cls), ""]
-    for name, fn in _methods(cls):
+    for name, fn in _methods(cls, *parts):
         lines += [f"- {_signature(name, fn, prefix)}", ""]
         if doc := _doc(fn):
             lines += ["  " + doc.replace("\n", "\n  "), ""]
@@ -130,7 +136,7 @@ def render() -> str:
     """The whole reference, as Markdown."""
     lines = [HEADER, *_section("Package", _doc(sdk))]
     lines += _section("Clients", _doc(core))
-    lines += _class(core.AsyncProphexClient, "client.")
+    lines += _class(core.AsyncProphexClient, "client.", (*core.ENDPOINT_GROUPS, core.Transport))
     lines += _section("Blocking client", _doc(sync))
     lines += _class(sync.ProphexClient, "client.")
     blocking = [
@@ -151,7 +157,7 @@ def render() -> str:
     for module in models.MODULES:
         for value in vars(module).values():
             if inspect.isclass(value) and value.__module__ == module.__name__:
-                lines += _model(value)
+                lines += _model(cast(type[BaseModel], value))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -17,7 +17,7 @@ def test_committed_reference_is_current() -> None:
 
 def test_every_endpoint_is_documented() -> None:
     text = docgen.render()
-    for name in vars(AsyncProphexClient):
+    for name in dir(AsyncProphexClient):
         if not name.startswith("_"):
             assert f"client.{name}(" in text, name
 

@@ -12,13 +12,12 @@ from prophex.margin.contracts import (
     Book,
     BookSettings,
     Contract,
-    ExchangePosition,
     Position,
-    book_from_positions,
     load_book,
     parse_book,
 )
 from prophex.margin.errors import MarginError
+from prophex.margin.exchange_book import ExchangePosition, book_from_positions
 from prophex.margin.hierarchy import Hierarchy, load_hierarchy
 from prophex.margin.requirement import compute_margin, requirement_micro_usd
 from prophex.margin.risk import MarginParams, MarginResult, expected_shortfall, params_for

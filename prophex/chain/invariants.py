@@ -68,8 +68,23 @@ class OpenInterestLedger:
         """Raise if a touched market's real OI is not its open notional. The record is updated
         only when the whole block passes."""
         self.bind(state)
+        new_sums, new_notional, adopt, checked = self._deltas(state)
+        self._verify(state, checked - adopt, new_sums)
+        adopted: dict[str, tuple[int, int]] = {}
+        adopted_notional: dict[int, int] = {}
+        for market_id in adopt:
+            real_a, real_b = _open_notional(state, market_id, adopted_notional)
+            adopted[market_id] = (real_a, real_b)
+        self._commit(new_sums, new_notional)
+        self.sums.update(adopted)
+        self.notional.update(adopted_notional)
+
+    def _deltas(
+        self, state: State
+    ) -> tuple[dict[str, list[int]], dict[int, int], set[str], set[str]]:
+        """The block's changes to the recorded sums: (new sums per market, new notional per
+        position, markets to adopt with a full check, markets to check incrementally)."""
         positions = state.positions
-        markets = state.markets
         open_in_market = state.open_in_market
         notional = self.notional
         sums = self.sums
@@ -98,24 +113,23 @@ class OpenInterestLedger:
                 if running is None:
                     running = new_sums[market_id] = list(sums[market_id])
                 running[0 if position.side == "A" else 1] += delta
-        for market_id in state.dirty_markets:
-            if market_id not in sums:
-                adopt.add(market_id)
-        checked -= adopt
+        adopt.update(m for m in state.dirty_markets if m not in sums)
+        return new_sums, new_notional, adopt, checked
+
+    def _verify(self, state: State, checked: set[str], new_sums: dict[str, list[int]]) -> None:
+        markets = state.markets
         for market_id in checked:
             running = new_sums.get(market_id)
-            real_a, real_b = running if running is not None else sums[market_id]
+            real_a, real_b = running if running is not None else self.sums[market_id]
             market = markets[market_id]
             if market.real_oi_a != real_a or market.real_oi_b != real_b:
                 raise InvariantViolation(
                     f"{market_id} real OI ({market.real_oi_a}, {market.real_oi_b}) != open "
                     f"notional ({real_a}, {real_b})"
                 )
-        adopted: dict[str, tuple[int, int]] = {}
-        adopted_notional: dict[int, int] = {}
-        for market_id in adopt:
-            real_a, real_b = _open_notional(state, market_id, adopted_notional)
-            adopted[market_id] = (real_a, real_b)
+
+    def _commit(self, new_sums: dict[str, list[int]], new_notional: dict[int, int]) -> None:
+        sums, notional = self.sums, self.notional
         for market_id, running in new_sums.items():
             sums[market_id] = (running[0], running[1])
         for position_id, now in new_notional.items():
@@ -123,8 +137,6 @@ class OpenInterestLedger:
                 notional[position_id] = now
             else:
                 notional.pop(position_id, None)
-        sums.update(adopted)
-        notional.update(adopted_notional)
 
 
 def _open_notional(state: State, market_id: str, record: dict[int, int]) -> tuple[int, int]:
@@ -155,7 +167,23 @@ def check_block(
     With ``ledger`` the real-OI check is incremental (O(touched)); without, it re-adds the open
     positions of every touched market.
     """
-    low, high = -MAX_STORED, MAX_STORED
+    _check_balanced(entries)
+    _check_accounts(state)
+    _check_positions(state)
+    if ledger is not None:
+        ledger.check(state)
+    for market_id in state.dirty_markets:
+        market = state.markets[market_id]
+        if ledger is None:
+            _open_notional(state, market_id, {})
+        for name in MARKET_INTEGERS:
+            if out_of_range(getattr(market, name)):
+                raise OutOfRange(f"market {market_id} {name} is beyond {MAX_STORED}")
+    if out_of_range(state.time):
+        raise OutOfRange(f"time {state.time} is beyond {MAX_STORED}")
+
+
+def _check_balanced(entries: Sequence[BlockEntry]) -> None:
     for entry in entries:
         for txn in entry.receipt.transactions:
             total = sum(amount for _, amount in txn.postings)
@@ -163,6 +191,10 @@ def check_block(
                 raise InvariantViolation(
                     f"transaction {txn.seq} ({txn.kind}) does not balance: postings sum to {total}"
                 )
+
+
+def _check_accounts(state: State) -> None:
+    low, high = -MAX_STORED, MAX_STORED
     balances = state.balances
     for account in state.dirty_accounts:
         balance = balances.get(account, 0)
@@ -170,6 +202,13 @@ def check_block(
             raise InvariantViolation(f"{account} would be negative: {balance}")
         if not low <= balance <= high:
             raise OutOfRange(f"balance of {account} is {balance}, beyond {MAX_STORED}")
+
+
+def _check_positions(state: State) -> None:
+    """An open position's margin is its account's balance and it has notional; a closed one
+    holds nothing; every stored integer fits."""
+    low, high = -MAX_STORED, MAX_STORED
+    balances = state.balances
     positions = state.positions
     for position_id in state.dirty_positions:
         position = positions[position_id]
@@ -191,17 +230,6 @@ def check_block(
             and low <= position.opened_at <= high
         ):
             raise OutOfRange(f"position {position_id} holds a value beyond {MAX_STORED}")
-    if ledger is not None:
-        ledger.check(state)
-    for market_id in state.dirty_markets:
-        market = state.markets[market_id]
-        if ledger is None:
-            _open_notional(state, market_id, {})
-        for name in MARKET_INTEGERS:
-            if out_of_range(getattr(market, name)):
-                raise OutOfRange(f"market {market_id} {name} is beyond {MAX_STORED}")
-    if out_of_range(state.time):
-        raise OutOfRange(f"time {state.time} is beyond {MAX_STORED}")
 
 
 def is_data_error(exc: BaseException) -> bool:

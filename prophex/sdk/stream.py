@@ -214,37 +214,54 @@ class SequencedStream:
             )
         key = self._key(message)
         if kind == "snapshot" and key is not None:
-            if key in self.last:
-                return []
-            self.last[key] = int(message["seq"])
-            return [message]
+            return self._accept_snapshot(key, message)
         if kind == "heartbeat":
-            for name, seq in self._heartbeat_seqs(message).items():
-                if name in self.last and seq > self.last[name] and name not in self._pending:
-                    await self._resync(name)
+            await self._check_heartbeat(message)
             return []
         if kind == "resynced" and key is not None:
-            self._pending.discard(key)
-            if int(message.get("seq", 0)) > self.last.get(key, 0):
-                raise StreamProtocolError(
-                    "RESYNC_GAP",
-                    f"{key}: resynced at seq {message.get('seq')} but the replay stopped at "
-                    f"{self.last.get(key, 0)}",
-                    message,
-                )
+            self._accept_resynced(key, message)
             return []
         if key is not None and "seq" in message:
-            seq, last = int(message["seq"]), self.last.get(key, 0)
-            if seq <= last:
-                return []
-            if seq > last + 1:
-                if key not in self._pending:
-                    await self._resync(key)
-                return []
-            self.last[key] = seq
-            return [message]
+            return await self._accept_sequenced(key, message)
         if kind in ("pong", "authenticated"):
             return []
+        return [message]
+
+    def _accept_snapshot(self, key: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """A channel's first snapshot is yielded; one after a reconnect is not (the replay
+        continues from the last ``seq`` instead)."""
+        if key in self.last:
+            return []
+        self.last[key] = int(message["seq"])
+        return [message]
+
+    async def _check_heartbeat(self, message: dict[str, Any]) -> None:
+        """A heartbeat ahead of what we saw on a channel means events were lost: resync."""
+        for name, seq in self._heartbeat_seqs(message).items():
+            if name in self.last and seq > self.last[name] and name not in self._pending:
+                await self._resync(name)
+
+    def _accept_resynced(self, key: str, message: dict[str, Any]) -> None:
+        """The end of a replay: it must have reached the seq the server announces."""
+        self._pending.discard(key)
+        if int(message.get("seq", 0)) > self.last.get(key, 0):
+            raise StreamProtocolError(
+                "RESYNC_GAP",
+                f"{key}: resynced at seq {message.get('seq')} but the replay stopped at "
+                f"{self.last.get(key, 0)}",
+                message,
+            )
+
+    async def _accept_sequenced(self, key: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """Yield the next ``seq`` exactly once; drop repeats; resync on a gap."""
+        seq, last = int(message["seq"]), self.last.get(key, 0)
+        if seq <= last:
+            return []
+        if seq > last + 1:
+            if key not in self._pending:
+                await self._resync(key)
+            return []
+        self.last[key] = seq
         return [message]
 
 

@@ -69,70 +69,76 @@ def derive(
     }
     out: list[Derived] = []
     if kind in FILL_TXN and order is not None and order["txn_seq"] == txn_seq:
-        account = str(data["account"])
-        out.append((account, "order", {**order, "duplicate": False}))
-        out.append((account, "fill", fill_of(order)))
-        out.append(
-            (
-                account,
-                "position",
-                {
-                    "position_id": int(data["position"]),
-                    "market": str(data["market"]),
-                    "side": str(data["side"]),
-                    "change": order["kind"],
-                    "notional": format_usd(int(data["notional"])),
-                    **common,
-                },
-            )
-        )
+        out += _fill_events(data, order, common)
     elif kind == "liquidation":
         event = views.liquidation_event(txn_seq, sim_time, data, oid).model_dump()
         out.append((str(data["account"]), "liquidation", {**event, **common}))
     elif kind in ("resolve", "void"):
-        accounts = sorted({str(r["account"]) for r in data.get("settlements", {}).values()})
-        for account in accounts:
-            for settlement in views.settlements_for(txn_seq, sim_time, kind, data, account):
-                out.append(
-                    (
-                        account,
-                        "settlement",
-                        {**settlement.model_dump(), "account": account, **common},
-                    )
-                )
+        out += _settlement_events(txn_seq, sim_time, kind, data, common)
     elif kind == "add_margin":
-        out.append(
-            (
-                str(data["account"]),
-                "position",
-                {
-                    "position_id": int(data["position"]),
-                    "change": "add_margin",
-                    "amount": format_usd(int(data["amount"])),
-                    **common,
-                },
-            )
-        )
+        change = {
+            "position_id": int(data["position"]),
+            "change": "add_margin",
+            "amount": format_usd(int(data["amount"])),
+        }
+        out.append((str(data["account"]), "position", {**change, **common}))
+    return out + _balance_events(kind, postings, common)
+
+
+def _fill_events(
+    data: dict[str, Any], order: dict[str, Any], common: dict[str, Any]
+) -> list[Derived]:
+    """An order's fill: the order, the fill, then the position it changed."""
+    account = str(data["account"])
+    position = {
+        "position_id": int(data["position"]),
+        "market": str(data["market"]),
+        "side": str(data["side"]),
+        "change": order["kind"],
+        "notional": format_usd(int(data["notional"])),
+    }
+    return [
+        (account, "order", {**order, "duplicate": False}),
+        (account, "fill", fill_of(order)),
+        (account, "position", {**position, **common}),
+    ]
+
+
+def _settlement_events(
+    txn_seq: int, sim_time: int, kind: str, data: dict[str, Any], common: dict[str, Any]
+) -> list[Derived]:
+    """What a resolution or void paid each account, accounts in order."""
+    accounts = sorted({str(r["account"]) for r in data.get("settlements", {}).values()})
+    return [
+        (account, "settlement", {**settlement.model_dump(), "account": account, **common})
+        for account in accounts
+        for settlement in views.settlements_for(txn_seq, sim_time, kind, data, account)
+    ]
+
+
+def _balance_events(
+    kind: str, postings: Sequence[tuple[str, int]], common: dict[str, Any]
+) -> list[Derived]:
+    """One ``balance`` event per wallet the transaction moved (net, non-zero), by account."""
     wallets: dict[str, int] = {}
     for ledger_account, amount in postings:
         if ledger_account.startswith(WALLET):
             owner = ledger_account[len(WALLET) :]
             wallets[owner] = wallets.get(owner, 0) + amount
-    for account in sorted(wallets):
-        if wallets[account]:
-            out.append(
-                (
-                    account,
-                    "balance",
-                    {
-                        "ledger_account": WALLET + account,
-                        "amount": format_usd(wallets[account]),
-                        "kind": kind,
-                        **common,
-                    },
-                )
-            )
-    return out
+    return [
+        (
+            account,
+            "balance",
+            {
+                "ledger_account": WALLET + account,
+                "amount": format_usd(wallets[account]),
+                "kind": kind,
+                **common,
+            },
+        )
+        for account in sorted(wallets)
+        if wallets[account]
+    ]
 
 
 def stored(row: dict[str, Any]) -> dict[str, Any]:

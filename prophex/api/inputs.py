@@ -13,6 +13,7 @@ parse twice. WebSocket frames go through the same :func:`strict_json`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,29 +38,40 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_STRUCTURAL = re.compile(r'["\[\]{}]')
+
+
 def _depth_ok(text: str, limit: int) -> bool:
     """Nesting depth of the JSON text (brackets outside strings), without recursion."""
     if text.count("[") + text.count("{") <= limit:
         return True
     depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
+    pos = 0
+    while (match := _STRUCTURAL.search(text, pos)) is not None:
+        ch, pos = match.group(), match.end()
+        if ch == '"':
+            pos = _string_end(text, pos)
         elif ch in "[{":
             depth += 1
             if depth > limit:
                 return False
-        elif ch in "]}":
+        else:
             depth -= 1
     return True
+
+
+def _string_end(text: str, pos: int) -> int:
+    """Index just past the closing quote of the string whose content starts at ``pos`` (the
+    end of the text if it is unterminated). A quote preceded by an odd run of backslashes is
+    escaped."""
+    while (quote := text.find('"', pos)) >= 0:
+        start = quote
+        while start > pos and text[start - 1] == "\\":
+            start -= 1
+        if (quote - start) % 2 == 0:
+            return quote + 1
+        pos = quote + 1
+    return len(text)
 
 
 def strict_json(raw: str | bytes) -> Any:

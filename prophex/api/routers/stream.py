@@ -219,7 +219,6 @@ class _Session:
 
     def handle(self, message: Any) -> None:
         """Apply one client message; replies go through the queue to keep ordering."""
-        hub = self.ctx.hub
         if not isinstance(message, dict):
             self.sub.push(_error("VALIDATION_ERROR", "messages are JSON objects with an 'op'"))
             return
@@ -234,52 +233,62 @@ class _Session:
                 return
             self.handle_account(str(op), message)
         elif op in ("subscribe", "unsubscribe"):
-            markets = message.get("markets")
-            if (
-                not isinstance(markets, list)
-                or len(markets) > MAX_MARKETS
-                or not all(isinstance(m, str) for m in markets)
-            ):
-                self.sub.push(
-                    _error(
-                        "VALIDATION_ERROR",
-                        f"markets must be a list of at most {MAX_MARKETS} market ids",
-                    )
-                )
-                return
-            for market in dict.fromkeys(markets):  # each market once, in the order given
-                if op == "unsubscribe":
-                    self.sub.markets.discard(market)
-                elif market not in hub.snapshots:
-                    self.sub.push(_error("NOT_FOUND", f"market {market[:64]!r} does not exist"))
-                else:
-                    self.sub.markets.add(market)
-                    self.sub.push(hub.snapshot_message(market))
+            self.handle_markets(str(op), message)
         elif op == "resync":
-            market, from_seq = message.get("market"), _seq_arg(message.get("from_seq"))
-            if not isinstance(market, str) or market not in hub.snapshots or from_seq is None:
-                self.sub.push(
-                    _error(
-                        "VALIDATION_ERROR",
-                        f"resync needs a known market and 1 <= from_seq <= {MAX_SEQ}",
-                    )
-                )
-                return
-            latest = hub.seqs.get(market, 0)
-            if from_seq > latest + 1:
-                self.sub.push(
-                    _error(
-                        "INVALID_SEQ",
-                        f"from_seq {from_seq} is past the latest event {latest} of {market!r}",
-                        market=market,
-                        latest=latest,
-                    )
-                )
-                return
-            self.sub.markets.add(market)
-            self.sub.push({"type": "_resync", "market": market, "from_seq": from_seq})
+            self.resync_market(message)
         else:
             self.sub.push(_error("VALIDATION_ERROR", f"unknown op {str(op)[:32]!r}"))
+
+    def handle_markets(self, op: str, message: dict[str, Any]) -> None:
+        """Subscribe to (with each market's snapshot) or unsubscribe from public markets."""
+        hub = self.ctx.hub
+        markets = message.get("markets")
+        if (
+            not isinstance(markets, list)
+            or len(markets) > MAX_MARKETS
+            or not all(isinstance(m, str) for m in markets)
+        ):
+            self.sub.push(
+                _error(
+                    "VALIDATION_ERROR",
+                    f"markets must be a list of at most {MAX_MARKETS} market ids",
+                )
+            )
+            return
+        for market in dict.fromkeys(markets):  # each market once, in the order given
+            if op == "unsubscribe":
+                self.sub.markets.discard(market)
+            elif market not in hub.snapshots:
+                self.sub.push(_error("NOT_FOUND", f"market {market[:64]!r} does not exist"))
+            else:
+                self.sub.markets.add(market)
+                self.sub.push(hub.snapshot_message(market))
+
+    def resync_market(self, message: dict[str, Any]) -> None:
+        """Replay one market's events from ``from_seq`` (subscribing to it)."""
+        hub = self.ctx.hub
+        market, from_seq = message.get("market"), _seq_arg(message.get("from_seq"))
+        if not isinstance(market, str) or market not in hub.snapshots or from_seq is None:
+            self.sub.push(
+                _error(
+                    "VALIDATION_ERROR",
+                    f"resync needs a known market and 1 <= from_seq <= {MAX_SEQ}",
+                )
+            )
+            return
+        latest = hub.seqs.get(market, 0)
+        if from_seq > latest + 1:
+            self.sub.push(
+                _error(
+                    "INVALID_SEQ",
+                    f"from_seq {from_seq} is past the latest event {latest} of {market!r}",
+                    market=market,
+                    latest=latest,
+                )
+            )
+            return
+        self.sub.markets.add(market)
+        self.sub.push({"type": "_resync", "market": market, "from_seq": from_seq})
 
 
 def _frame(text: str) -> Any:

@@ -150,6 +150,49 @@ def _close_context(ctx: AppContext) -> None:
     ctx.sequencer.close()
 
 
+def _add_meta_routes(app: FastAPI) -> None:
+    """``/v1/health`` and ``/v1/time``: liveness and the two clocks."""
+
+    @app.get(
+        "/v1/health",
+        operation_id="health",
+        response_model=Health,
+        responses=problems(),
+        tags=["meta"],
+    )
+    def health(ctx: Ctx) -> Health:
+        """Liveness and the stored position of the journal (block height read from the
+        database, so it survives restarts)."""
+        height = ctx.history.block_height()
+        with ctx.read() as exchange:
+            state = exchange.state
+            return Health(
+                status="ok",
+                command_seq=state.command_seq,
+                block_height=height,
+                time=state.time,
+                sim_time=state.time,
+                wall_time=rfc3339(now_us()),
+            )
+
+    @app.get(
+        "/v1/time",
+        operation_id="get_time",
+        response_model=TimeView,
+        responses=problems(),
+        tags=["meta"],
+        dependencies=[Public],
+    )
+    def server_time(ctx: Ctx) -> TimeView:
+        """Both clocks. ``sim_time`` (seconds) is the simulated clock: it only moves when the
+        operator advances it, and it drives funding and every epoch. ``wall_time`` is the
+        server's UTC clock, which stamps commits and API keys."""
+        height = ctx.history.block_height()
+        with ctx.read() as exchange:
+            sim = exchange.state.time
+        return TimeView(sim_time=sim, wall_time=rfc3339(now_us()), block_height=height)
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """Build the app. Without ``settings`` they are read from the environment."""
     chosen = settings if settings is not None else ApiSettings.from_env()
@@ -190,44 +233,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_dashboard(app)  # margin lab + solvency routers, /dashboard pages, offline /docs
     app.include_router(portfolio_routes.router)  # issue 9: portfolio-mode accounts
 
-    @app.get(
-        "/v1/health",
-        operation_id="health",
-        response_model=Health,
-        responses=problems(),
-        tags=["meta"],
-    )
-    def health(ctx: Ctx) -> Health:
-        """Liveness and the stored position of the journal (block height read from the
-        database, so it survives restarts)."""
-        height = ctx.history.block_height()
-        with ctx.read() as exchange:
-            state = exchange.state
-            return Health(
-                status="ok",
-                command_seq=state.command_seq,
-                block_height=height,
-                time=state.time,
-                sim_time=state.time,
-                wall_time=rfc3339(now_us()),
-            )
-
-    @app.get(
-        "/v1/time",
-        operation_id="get_time",
-        response_model=TimeView,
-        responses=problems(),
-        tags=["meta"],
-        dependencies=[Public],
-    )
-    def server_time(ctx: Ctx) -> TimeView:
-        """Both clocks. ``sim_time`` (seconds) is the simulated clock: it only moves when the
-        operator advances it, and it drives funding and every epoch. ``wall_time`` is the
-        server's UTC clock, which stamps commits and API keys."""
-        height = ctx.history.block_height()
-        with ctx.read() as exchange:
-            sim = exchange.state.time
-        return TimeView(sim_time=sim, wall_time=rfc3339(now_us()), block_height=height)
+    _add_meta_routes(app)
 
     # Outermost first on the way in: BodyLimit -> InputPolicy -> (order fast path) -> FastAPI.
     if chosen.order_fast_path:

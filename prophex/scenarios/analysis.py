@@ -101,24 +101,7 @@ def run_scenario(
     finally:
         sequencer.close()
     summary = build_summary(result)
-    state = result.state
-    positions = pd.DataFrame(
-        [
-            {
-                "id": p.id,
-                "account": p.account,
-                "market": p.market,
-                "side": p.side,
-                "status": p.status,
-                "notional": p.notional,
-                "cost_basis": p.cost_basis,
-                "margin": p.margin,
-                "realized_pnl": p.realized_pnl,
-                "haircut": p.haircut,
-            }
-            for p in sorted(state.positions.values(), key=lambda p: p.id)
-        ]
-    )
+    positions = _positions_frame(pd, result.state)
     fund_seed = summary["insurance_fund"]["seed"]
     fund = pd.DataFrame(summary["insurance_fund"]["path"], columns=["time", "balance"])
     fund["relative_to_seed"] = fund["balance"] - fund_seed
@@ -127,28 +110,7 @@ def run_scenario(
         {"market": k, **v["waterfall"]} for k, v in summary["markets"].items() if v["waterfall"]
     ]
     columns = ["market", "owed_to_winners", *WATERFALL_KEYS]
-    markets = pd.DataFrame(
-        [
-            {
-                "market": k,
-                "status": v["status"],
-                "outcome": v["outcome"],
-                "last_price_a": v["final_price_a"],
-                "settlement_price_a": v["settlement_price_a"],
-                "real_oi_a": v["real_oi_a_final"],
-                "real_oi_b": v["real_oi_b_final"],
-                "volume": v["volume"],
-                "fees": v["fees"],
-                "liquidations": v["liquidations"]["count"],
-                "liquidation_gap": v["liquidation_gap"],
-                "unposted_premium": v["unposted_premium_at_resolution"],
-                "funding_paid": v["funding_paid"],
-                "fund_draw_at_resolution": (v["resolution"] or {}).get("fund_draw", 0),
-                "haircut_at_resolution": (v["resolution"] or {}).get("haircut", 0),
-            }
-            for k, v in summary["markets"].items()
-        ]
-    )
+    markets = _markets_frame(pd, summary)
     return RunResult(
         scenario=result.scenario,
         seed=result.seed,
@@ -181,6 +143,53 @@ class SolvencyResult:
     @property
     def standard_error(self) -> float:
         return float(self.report["monte_carlo"]["standard_error"])
+
+
+def _positions_frame(pandas: Any, state: State) -> pd.DataFrame:
+    """Every position at the end, by id."""
+    return pandas.DataFrame(
+        [
+            {
+                "id": p.id,
+                "account": p.account,
+                "market": p.market,
+                "side": p.side,
+                "status": p.status,
+                "notional": p.notional,
+                "cost_basis": p.cost_basis,
+                "margin": p.margin,
+                "realized_pnl": p.realized_pnl,
+                "haircut": p.haircut,
+            }
+            for p in sorted(state.positions.values(), key=lambda p: p.id)
+        ]
+    )
+
+
+def _markets_frame(pandas: Any, summary: dict[str, Any]) -> pd.DataFrame:
+    """One row per market: status, outcome, prices, OI, volume, fees and what resolution drew."""
+    return pandas.DataFrame(
+        [
+            {
+                "market": k,
+                "status": v["status"],
+                "outcome": v["outcome"],
+                "last_price_a": v["final_price_a"],
+                "settlement_price_a": v["settlement_price_a"],
+                "real_oi_a": v["real_oi_a_final"],
+                "real_oi_b": v["real_oi_b_final"],
+                "volume": v["volume"],
+                "fees": v["fees"],
+                "liquidations": v["liquidations"]["count"],
+                "liquidation_gap": v["liquidation_gap"],
+                "unposted_premium": v["unposted_premium_at_resolution"],
+                "funding_paid": v["funding_paid"],
+                "fund_draw_at_resolution": (v["resolution"] or {}).get("fund_draw", 0),
+                "haircut_at_resolution": (v["resolution"] or {}).get("haircut", 0),
+            }
+            for k, v in summary["markets"].items()
+        ]
+    )
 
 
 def solvency(

@@ -241,21 +241,35 @@ def render_markdown(summary: dict[str, Any]) -> str:
             f"{_usd(res.get('fund_draw', 0))} | {_usd(res.get('haircut', 0))} |"
         )
     if summary["liquidations"]["count"]:
-        lines += [
-            "",
-            "## Liquidations by market and side",
-            "",
-            "| Market | Side | Count | Notional | Loss caused (gap beyond seized margin) |",
-            "|---|---|---|---|---|",
-        ]
-        for market_id, data in summary["markets"].items():
-            for side, row in data["liquidations_by_side"].items():
-                if row["count"]:
-                    lines.append(
-                        f"| {market_id} | {side} | {row['count']} | {_usd(row['notional'])} | "
-                        f"{_usd(row['loss_caused'])} |"
-                    )
-    lines += ["", "## Shortfall waterfall (who paid the winners)", ""]
+        lines += _liquidation_lines(summary)
+    lines += _waterfall_lines(summary)
+    problems = summary["invariants"]
+    lines += ["", "Invariants: " + ("all hold" if not problems else "; ".join(problems)), ""]
+    return "\n".join(lines)
+
+
+def _liquidation_lines(summary: dict[str, Any]) -> list[str]:
+    """The table of liquidations by market and side (sides with any)."""
+    lines = [
+        "",
+        "## Liquidations by market and side",
+        "",
+        "| Market | Side | Count | Notional | Loss caused (gap beyond seized margin) |",
+        "|---|---|---|---|---|",
+    ]
+    for market_id, data in summary["markets"].items():
+        for side, row in data["liquidations_by_side"].items():
+            if row["count"]:
+                lines.append(
+                    f"| {market_id} | {side} | {row['count']} | {_usd(row['notional'])} | "
+                    f"{_usd(row['loss_caused'])} |"
+                )
+    return lines
+
+
+def _waterfall_lines(summary: dict[str, Any]) -> list[str]:
+    """Who paid each resolved market's winners, and the total over all markets."""
+    lines = ["", "## Shortfall waterfall (who paid the winners)", ""]
     resolved = {k: v for k, v in summary["markets"].items() if v["waterfall"]}
     columns = ("owed_to_winners", *WATERFALL_KEYS)
     lines += [
@@ -268,9 +282,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {market_id}{rule} | {cells} |")
     total = summary["waterfall"]
     lines.append("| **all markets** | " + " | ".join(_usd(total[c]) for c in columns) + " |")
-    problems = summary["invariants"]
-    lines += ["", "Invariants: " + ("all hold" if not problems else "; ".join(problems)), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def write_reports(

@@ -37,7 +37,7 @@ import numpy as np
 
 from prophex.audit.outcomes import OutcomeModel, draw_outcomes, price_of_a
 from prophex.audit.shortfall import SolvencyError
-from prophex.audit.solvency import wilson_interval
+from prophex.audit.stats import wilson_interval
 from prophex.engine import amm
 from prophex.engine.commands import AdvanceClock, Close, Deposit, Open, Resolve, Side
 from prophex.engine.events import INSURANCE_FUND, Receipt

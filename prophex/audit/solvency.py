@@ -54,6 +54,7 @@ from prophex.audit.shortfall import (
     shortfall,
 )
 from prophex.audit.solvency_render import render
+from prophex.audit.stats import wilson_interval
 from prophex.engine.events import INSURANCE_FUND
 from prophex.engine.state import Market, State
 from prophex.errors import ProphexError
@@ -112,17 +113,6 @@ def _market_row(state: State, market: Market, book: Book) -> dict[str, Any]:
         "coverage_if_b": _ratio(fund, b["shortfall"]),
         "coverage_worst": _ratio(fund, worst),
     }
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (default: 95%)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def solvency_of_state(

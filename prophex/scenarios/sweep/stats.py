@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from statistics import NormalDist
 
+from prophex.audit.stats import wilson_interval
+
 BOOTSTRAP_RESAMPLES = 1_000
 
 
@@ -18,15 +20,13 @@ def z_two_sided(confidence: float) -> float:
 
 
 def wilson(k: int, n: int, z: float) -> tuple[float, float]:
-    """Wilson score interval of k successes in n trials for the normal quantile ``z``."""
+    """Wilson score interval of k successes in n trials for the normal quantile ``z``, with
+    exact ends: no success gives a lower bound of exactly 0, all successes an upper bound of
+    exactly 1 (the float formula can miss them by a rounding)."""
+    low, high = wilson_interval(k, n, z)
     if n <= 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if k == 0 else max(0.0, centre - half)
-    return (low, 1.0 if k == n else min(1.0, centre + half))
+        return (low, high)
+    return (0.0 if k == 0 else low, 1.0 if k == n else high)
 
 
 def upper_bound(k: int, n: int, confidence: float) -> float:

@@ -253,46 +253,22 @@ class Store:
                 copy.write_row(row)
 
     def _prepare(self) -> dict[str, str]:
-        """Driver-level SQL for the hot tables: one parse per statement, no per-row compiling.
-
-        ``INSERT ... ON CONFLICT (...) DO UPDATE`` is spelled the same in SQLite and PostgreSQL;
-        only the placeholder differs (``?`` versus ``%s``).
-        """
+        """Driver-level SQL for the hot tables: one parse per statement, no per-row compiling."""
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-
-        def insert(table: Any, keys: tuple[str, ...] = ()) -> str:
-            columns = [c.name for c in table.columns]
-            marks = ", ".join([mark] * len(columns))
-            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-            if keys:
-                updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-                sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-            return sql
-
-        def merge(table: Any, keys: tuple[str, ...]) -> str:
-            columns = [c.name for c in table.columns]
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-            return (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                f"SELECT {', '.join(columns)} FROM stage_{table.name} "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-            )
-
-        return {
-            "fence": f"UPDATE writer SET epoch = epoch WHERE id = 1 AND epoch = {mark}",
-            "merge_balances": merge(schema.balances, ("account",)),
-            "merge_positions": merge(schema.positions, ("id",)),
-            "blocks": insert(schema.blocks),
-            "commands": insert(schema.commands),
-            "transactions": insert(schema.transactions),
-            "postings": insert(schema.postings),
-            "balances": insert(schema.balances, ("account",)),
-            "markets": insert(schema.markets, ("id",)),
-            "positions": insert(schema.positions, ("id",)),
-            "client_orders": insert(schema.client_orders, ("account", "client_order_id")),
-            "meta": insert(schema.meta, ("key",)),
-            "margin_accounts": insert(schema.margin_accounts, ("account",)),
+        upserts = {
+            schema.balances: ("account",),
+            schema.markets: ("id",),
+            schema.positions: ("id",),
+            schema.client_orders: ("account", "client_order_id"),
+            schema.meta: ("key",),
+            schema.margin_accounts: ("account",),
         }
+        sql = {t.name: codecs.insert_sql(t, mark) for t in schema.JOURNAL_TABLES}
+        sql |= {t.name: codecs.insert_sql(t, mark, keys) for t, keys in upserts.items()}
+        sql["merge_balances"] = codecs.merge_sql(schema.balances, ("account",))
+        sql["merge_positions"] = codecs.merge_sql(schema.positions, ("id",))
+        sql["fence"] = f"UPDATE writer SET epoch = epoch WHERE id = 1 AND epoch = {mark}"
+        return sql
 
     def _write_state(self, conn: Connection, state: State, height: int, last_hash: str) -> None:
         """Upsert the rows the engine marked dirty, each built by its table's codec."""

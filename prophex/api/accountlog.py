@@ -184,7 +184,7 @@ class AccountLog:
                 )
             }
             done = conn.execute(select(func.max(e.c.txn_seq))).scalar() or 0
-        t, c, p = schema.transactions, schema.commands, schema.postings
+        t, c = schema.transactions, schema.commands
         wall = rfc3339(now_us())
         caught = 0
         while True:
@@ -199,21 +199,15 @@ class AccountLog:
                 if not txns:
                     break
                 seqs = [int(r[0]) for r in txns]
-                postings: dict[int, list[tuple[str, int]]] = {}
-                for row in conn.execute(
-                    select(p.c.txn_seq, p.c.account, p.c.amount)
-                    .where(p.c.txn_seq.in_(seqs))
-                    .order_by(p.c.txn_seq, p.c.idx)
-                ):
-                    postings.setdefault(int(row[0]), []).append((str(row[1]), int(row[2])))
             derived: list[tuple[int, str, str, dict[str, Any]]] = []
             for seq, kind, text, command_seq, sim_time, command_kind in txns:
                 order = orders_lookup(int(command_seq)) if command_kind in ORDER_KINDS else None
+                doc = json.loads(text)  # the canonical text: its postings in engine order
                 for account, etype, data in derive(
                     int(seq),
                     str(kind),
                     txn_data(text),
-                    postings.get(int(seq), []),
+                    [(str(a), int(n)) for a, n in doc["postings"]],
                     int(command_seq),
                     str(command_kind),
                     int(sim_time),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, func, select
 
 from prophex.api.errors import InvalidCursor
 from prophex.ledger import schema
@@ -156,30 +156,36 @@ class History:
         self, accounts: Sequence[str], after: tuple[int, int], limit: int
     ) -> list[tuple[int, int, str, int, str, str | None, int, int, str]]:
         """(txn_seq, idx, account, amount, kind, market, time, command_seq, command kind) after
-        a (seq, idx) cursor."""
+        a (seq, idx) cursor, one row per individual posting.
+
+        The ``postings`` table is packed per (transaction, account); its ``(account, txn_seq)``
+        index finds the transactions that touched the accounts, and their postings, with each
+        one's index in the transaction, are unpacked from the canonical text. Every packed row
+        gives at least one posting, so ``limit`` rows after the cursor's transaction (plus one
+        per account for that transaction itself) are enough for a page of ``limit``."""
         seq, idx = after
+        wanted = set(accounts)
+        touched = (
+            select(p.c.txn_seq)
+            .where(p.c.account.in_(list(wanted)), p.c.txn_seq >= seq)
+            .order_by(p.c.txn_seq)
+            .limit(limit + len(wanted))
+        )
         query = (
-            select(
-                p.c.txn_seq,
-                p.c.idx,
-                p.c.account,
-                p.c.amount,
-                t.c.kind,
-                t.c.market,
-                t.c.sim_time,
-                t.c.command_seq,
-                c.c.kind,
-            )
-            .select_from(p.join(t, t.c.seq == p.c.txn_seq).join(c, c.c.seq == t.c.command_seq))
-            .where(
-                p.c.account.in_(list(accounts)),
-                or_(p.c.txn_seq > seq, and_(p.c.txn_seq == seq, p.c.idx > idx)),
-            )
-            .order_by(p.c.txn_seq, p.c.idx)
-            .limit(limit)
+            select(t.c.seq, t.c.kind, t.c.market, t.c.sim_time, t.c.command_seq, c.c.kind, t.c.data)
+            .select_from(_JOIN)
+            .where(t.c.seq.in_(touched))
+            .order_by(t.c.seq)
         )
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(query).all()]
+            txns = conn.execute(query).all()
+        rows = [
+            (int(r[0]), i, account, int(amount), r[1], r[2], int(r[3]), int(r[4]), str(r[5]))
+            for r in txns
+            for i, (account, amount) in enumerate(json.loads(r[6])["postings"])
+            if account in wanted and (int(r[0]), i) > (seq, idx)
+        ]
+        return rows[:limit]
 
     def block_height(self) -> int:
         with self.engine.connect() as conn:

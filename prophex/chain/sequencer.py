@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from prophex.chain.invariants import OpenInterestLedger, check_block, is_data_error
@@ -40,9 +40,8 @@ from prophex.errors import (
     WriterFenced,
     WriteUnavailable,
 )
-from prophex.ledger import migrate, schema
+from prophex.ledger import migrate
 from prophex.ledger.store import (
-    GENESIS_HASH,
     BlockEntry,
     Store,
     clear_dirty,
@@ -353,7 +352,7 @@ class Sequencer:
             store.check_fence(conn)
             state = store.load_state(conn)
             head = store.stored_head(conn)
-            journal = _journal_head(conn)
+            journal = store.journal_head(conn)
             conn.rollback()
         height, last_hash, seq = head
         if (height, last_hash, seq) != journal or seq != state.command_seq:
@@ -382,16 +381,6 @@ class Sequencer:
 
     def __exit__(self, *_exc: Any) -> None:
         self.close()
-
-
-def _journal_head(conn: Connection) -> tuple[int, str, int]:
-    """(highest block, hash of the last transaction, highest command) read from the journal
-    itself, to compare with the head the state tables claim."""
-    height = conn.execute(select(func.max(schema.blocks.c.height))).scalar()
-    seq = conn.execute(select(func.max(schema.commands.c.seq))).scalar()
-    txns = schema.transactions
-    last = conn.execute(select(txns.c.hash).order_by(txns.c.seq.desc()).limit(1)).scalar()
-    return int(height or 0), str(last) if last is not None else GENESIS_HASH, int(seq or 0)
 
 
 def _unavailable(engine: Engine, exc: BaseException) -> DatabaseUnavailable:

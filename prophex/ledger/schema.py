@@ -7,7 +7,9 @@ The journal is append-only: ``commands`` (what was asked, in sequence order, wit
 same SQL transaction as the journal rows of each block, so they can never disagree with it
 without the audit noticing.
 
-The journal tables carry no foreign keys (migration ``0006_speed``): they are append-only and
+Migration ``0007_schema`` packs ``postings`` per (transaction, account) and makes the journal's
+sequence keys SQLite rowids (below). The journal tables carry no foreign keys (migration
+``0006_speed``): they are append-only and
 hash-chained, written by the single writer in one SQL transaction per block, and their integrity
 is the chain and the audit, not a per-row trigger (docs/decisions.md, "Speed").
 """
@@ -29,10 +31,16 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+JournalKey = BigInteger().with_variant(Integer(), "sqlite")
+"""A journal table's sequence key: ``BIGINT`` on PostgreSQL, ``INTEGER`` on SQLite, where only
+a column declared ``INTEGER PRIMARY KEY`` is the table's rowid (a ``BIGINT`` key is a second
+B-tree beside the rowid, paid on every insert). SQLite's ``INTEGER`` is 64-bit (migration
+``0007_schema``)."""
+
 blocks = Table(
     "blocks",
     metadata,
-    Column("height", BigInteger, primary_key=True, autoincrement=False),
+    Column("height", JournalKey, primary_key=True, autoincrement=False),
     Column("first_command", BigInteger, nullable=False),
     Column("last_command", BigInteger, nullable=False),
     Column("sim_time", BigInteger, nullable=False),
@@ -42,7 +50,7 @@ blocks = Table(
 commands = Table(
     "commands",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", JournalKey, primary_key=True, autoincrement=False),
     Column("block", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("payload", Text, nullable=False),
@@ -52,7 +60,7 @@ commands = Table(
 transactions = Table(
     "transactions",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", JournalKey, primary_key=True, autoincrement=False),
     Column("command_seq", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("market", String(64), nullable=True),
@@ -67,12 +75,18 @@ transactions = Table(
 postings = Table(
     "postings",
     metadata,
-    Column("txn_seq", BigInteger, primary_key=True),
-    Column("idx", Integer, primary_key=True, autoincrement=False),
-    Column("account", String(80), nullable=False),
+    Column("txn_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("account", String(80), primary_key=True),
     Column("amount", BigInteger, nullable=False),
     Index("ix_postings_account_txn", "account", "txn_seq"),
+    sqlite_with_rowid=False,
 )
+"""Postings packed per (transaction, account): the net amount each account's postings in one
+transaction sum to (zero kept), so sums per account and per transaction are those of the
+individual postings. The individual postings, in engine order, are in the transaction's
+canonical text (``transactions.data``), which the hash chain covers and the audit re-derives;
+the API's ledger unpacks them from there. On SQLite the table is ``WITHOUT ROWID`` (its key is
+its only B-tree)."""
 
 balances = Table(
     "balances",

@@ -343,13 +343,14 @@ def test_audit_passes_on_a_good_database(audited_db: Path, tmp_path: Path) -> No
     assert "audit OK: 8 commands replayed" in flat(human.stdout)
 
 
-def _first_posting(conn: sqlite3.Connection, kind: str) -> tuple[int, int]:
+def _first_posting(conn: sqlite3.Connection, kind: str) -> tuple[int, str]:
+    """(txn_seq, account) of the first packed postings row of a transaction of ``kind``."""
     row = conn.execute(
-        "SELECT p.txn_seq, p.idx FROM postings p JOIN transactions t ON t.seq = p.txn_seq "
-        "WHERE t.kind = ? ORDER BY p.txn_seq, p.idx LIMIT 1",
+        "SELECT p.txn_seq, p.account FROM postings p JOIN transactions t ON t.seq = p.txn_seq "
+        "WHERE t.kind = ? ORDER BY p.txn_seq, p.account LIMIT 1",
         (kind,),
     ).fetchone()
-    return int(row[0]), int(row[1])
+    return int(row[0]), str(row[1])
 
 
 TAMPERS = {
@@ -358,12 +359,18 @@ TAMPERS = {
         "balance of wallet:alice is",
     ),
     "posting_amount": (
-        "UPDATE postings SET amount = amount + 7 WHERE txn_seq = {deposit_txn} AND idx = 1",
+        "UPDATE postings SET amount = amount + 7 "
+        "WHERE txn_seq = {deposit_txn} AND account = 'wallet:bob'",
         "transaction {deposit_txn} does not balance: postings sum to 7",
     ),
     "posting_deleted": (
-        "DELETE FROM postings WHERE txn_seq = {open_txn} AND idx = 0",
+        "DELETE FROM postings WHERE txn_seq = {open_txn} AND account = '{open_account}'",
         "transaction {open_txn} does not balance",
+    ),
+    "posting_account": (  # still balanced per transaction: only the replay comparison sees it
+        "UPDATE postings SET account = 'wallet:mallory' "
+        "WHERE txn_seq = {deposit_txn} AND account = 'wallet:bob'",
+        "stored postings of transaction {deposit_txn} differ from its replay",
     ),
     "transaction_data": (
         "UPDATE transactions SET data = replace(data, '\"amount\":500000000', "
@@ -386,8 +393,8 @@ def test_audit_fails_after_tampering(case: str, audited_db: Path, tmp_path: Path
         deposit_txn = conn.execute(
             "SELECT seq FROM transactions WHERE kind = 'deposit' AND data LIKE '%\"bob\"%'"
         ).fetchone()[0]
-        open_txn, _ = _first_posting(conn, "open")
-        names = {"deposit_txn": deposit_txn, "open_txn": open_txn}
+        open_txn, open_account = _first_posting(conn, "open")
+        names = {"deposit_txn": deposit_txn, "open_txn": open_txn, "open_account": open_account}
         statement, expected = TAMPERS[case]
         before = conn.execute("SELECT data FROM transactions ORDER BY seq").fetchall()
         changed = conn.execute(statement.format(**names)).rowcount

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,8 +16,9 @@ from helpers_db import (
     stored_digest,
     table_names,
 )
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from prophex.audit.replay import audit_database
 from prophex.chain.sequencer import Sequencer
 from prophex.engine.commands import Close, CreateMarket, Deposit, Open
 from prophex.engine.state import digest
@@ -139,3 +143,73 @@ def test_migrations_ship_as_package_data() -> None:
     assert "migrations/versions/0001_initial_schema.py" in files
     unshipped = [f for f in files if not any(fnmatch(f, g) for g in globs)]
     assert unshipped == []
+
+
+def _postings(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT * FROM postings ORDER BY 1, 2"))]
+
+
+def _canonical_postings(engine: Engine) -> list[tuple[int, int, str, int]]:
+    """Every individual posting, as the hash-chained canonical texts hold them."""
+    with engine.connect() as conn:
+        texts = conn.execute(text("SELECT seq, data FROM transactions ORDER BY seq")).all()
+    return [
+        (int(seq), idx, str(account), int(amount))
+        for seq, data in texts
+        for idx, (account, amount) in enumerate(json.loads(data)["postings"])
+    ]
+
+
+def test_0007_packs_and_unpacks_existing_postings(db_url: str) -> None:
+    """Data written at head survives 0007's downgrade (postings rebuilt one per posting from the
+    canonical texts) and its upgrade (packed again per transaction and account), and the audit
+    passes at head afterwards with the same digest."""
+    commands = [
+        Deposit(account="alice", amount=900_000_000),
+        Deposit(account="bob", amount=400_000_000),
+        CreateMarket(market="m1"),
+        Open(account="alice", market="m1", side="A", margin=200_000_000, leverage_centi=300),
+        Open(account="bob", market="m1", side="B", margin=100_000_000, leverage_centi=250),
+        Close(account="alice", position_id=1, notional=150_000_000),
+    ]
+    with Sequencer.open(db_url, profile("launch"), block_size=2) as sequencer:
+        sequencer.execute(commands)
+        expected = digest(sequencer.state)
+    engine = make_db_engine(db_url)
+    try:
+        packed = _postings(engine)
+        individual = _canonical_postings(engine)
+        assert len(individual) > len(packed) > 0  # an open's margin and fee share the wallet row
+        migrate.downgrade(engine, "0006_speed")
+        assert current_revision(engine) == "0006_speed"
+        assert _postings(engine) == individual
+        migrate.upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+        assert drift(engine) == []
+        assert _postings(engine) == packed
+        report = audit_database(engine)
+        assert report.ok, report.violations
+        assert report.replayed_digest == report.stored_digest == expected
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_journal_keys_are_rowids(tmp_path: Path) -> None:
+    """No journal table carries a key index beside its rows: the sequence keys are
+    ``INTEGER PRIMARY KEY`` (rowid aliases) and ``postings`` is ``WITHOUT ROWID``."""
+    engine = make_db_engine(f"sqlite:///{tmp_path}/keys.db")
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            autoindexes = conn.execute(
+                text("SELECT tbl_name FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_%'")
+            ).scalars()
+            journal = {"blocks", "commands", "transactions", "postings"}
+            assert journal & set(autoindexes) == set()
+            ddl = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'postings'")
+            ).scalar_one()
+            assert "WITHOUT ROWID" in ddl
+    finally:
+        engine.dispose()

@@ -185,34 +185,165 @@ def canonical_json(value: Any) -> str:
 
 def snapshot(state: State) -> dict[str, Any]:
     """The canonical picture of the state that the digest covers (integers only)."""
-    snap: dict[str, Any] = {
-        "meta": state.meta(),
-        "balances": {k: v for k, v in sorted(state.balances.items()) if v != 0},
-        "markets": [state.markets[k].to_row() for k in sorted(state.markets)],
-        "positions": [state.positions[k].to_row() for k in sorted(state.positions)],
-    }
-    if state.margin_modes or state.pm_requirement:  # absent for isolated-only exchanges
-        snap["portfolio"] = {
-            "modes": dict(sorted(state.margin_modes.items())),
-            "requirements": dict(sorted(state.pm_requirement.items())),
-        }
+    snap = snapshot_head(state)
+    snap["positions"] = [state.positions[k].to_row() for k in sorted(state.positions)]
     return snap
 
 
 def digest(state: State) -> str:
-    """SHA-256 of :func:`snapshot`: equal digests mean equal states, on any database."""
-    return hashlib.sha256(canonical_json(snapshot(state)).encode()).hexdigest()
+    """SHA-256 of :func:`snapshot`: equal digests mean equal states, on any database.
+
+    Streamed (:func:`_stream_digest`): the same bytes as ``canonical_json(snapshot(state))``,
+    hashed in chunks without building a row dict per position."""
+    return _stream_digest(state, None)
+
+
+def digest_and_check(state: State) -> tuple[str, list[str]]:
+    """:func:`digest` and :func:`check_invariants` in one pass over the positions: at the end of
+    a long replay the positions are most of the state, and walking them twice was 13% of it."""
+    sums = PositionSums()
+    found = _stream_digest(state, sums)
+    return found, sums.problems(state)
+
+
+_NULL = b"null"
+_SORT = orjson.OPT_SORT_KEYS
+_CHUNK = 4_096
+
+
+def _stream_digest(state: State, sums: PositionSums | None) -> str:
+    """Hash :func:`snapshot`'s canonical text, adding each position to ``sums`` on the way.
+
+    The canonical text of a position row is written by hand in orjson's sorted-key layout; each
+    string is encoded by orjson itself (memoised: a few thousand distinct accounts and markets),
+    and integers are written as Python writes them, which is what orjson writes too.
+    ``tests/unit/engine/test_state_digest.py`` checks the bytes against ``canonical_json``.
+    """
+    hasher = hashlib.sha256()
+    update = hasher.update
+    head = snapshot_head(state)
+    update(b'{"balances":')
+    update(orjson.dumps(head["balances"], option=_SORT))
+    update(b',"markets":')
+    update(orjson.dumps(head["markets"], option=_SORT))
+    update(b',"meta":')
+    update(orjson.dumps(head["meta"], option=_SORT))
+    if "portfolio" in head:
+        update(b',"portfolio":')
+        update(orjson.dumps(head["portfolio"], option=_SORT))
+    update(b',"positions":[')
+    strings: dict[str, bytes] = {}
+    positions = state.positions
+    rows: list[bytes] = []
+    separator = b""
+    for position_id in sorted(positions):
+        p = positions[position_id]
+        if sums is not None:
+            sums.add(state, p)
+        texts = []
+        for value in (p.account, p.market, p.side, p.status):
+            encoded = strings.get(value)
+            if encoded is None:
+                encoded = strings[value] = orjson.dumps(value)
+            texts.append(encoded)
+        rows.append(
+            b'{"account":%b,"closed_at":%b,"cost_basis":%d,"haircut":%d,"id":%d,'
+            b'"margin":%d,"market":%b,"notional":%d,"opened_at":%d,"realized_pnl":%d,'
+            b'"side":%b,"status":%b}'
+            % (
+                texts[0],
+                _NULL if p.closed_at is None else b"%d" % p.closed_at,
+                p.cost_basis,
+                p.haircut,
+                p.id,
+                p.margin,
+                texts[1],
+                p.notional,
+                p.opened_at,
+                p.realized_pnl,
+                texts[2],
+                texts[3],
+            )
+        )
+        if len(rows) == _CHUNK:
+            update(separator + b",".join(rows))
+            rows, separator = [], b","
+    if rows:
+        update(separator + b",".join(rows))
+    update(b"]}")
+    return hasher.hexdigest()
+
+
+@dataclass(slots=True)
+class PositionSums:
+    """What :func:`check_invariants` gathers from the positions, filled one position at a time
+    (by :func:`check_invariants` itself, or by :func:`digest_and_check` while it hashes)."""
+
+    position_problems: list[str] = field(default_factory=list)
+    real: dict[tuple[str, str], int] = field(default_factory=dict)
+    per_wallet: dict[tuple[str, str], int] = field(default_factory=dict)
+    exposure: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    held: dict[str, list[Position]] = field(default_factory=dict)
+
+    def add(self, state: State, position: Position) -> None:
+        problems = self.position_problems
+        account_balance = state.balances.get(position_account(position.id), 0)
+        if position.status != "open":
+            if account_balance != 0:
+                problems.append(f"closed position {position.id} still holds {account_balance}")
+            return
+        if position.margin != account_balance:
+            problems.append(
+                f"position {position.id} margin {position.margin} != balance {account_balance}"
+            )
+        if position.notional <= 0 or position.cost_basis < 0:
+            problems.append(f"position {position.id} has notional {position.notional}")
+        key = (position.market, position.side)
+        real, per_wallet = self.real, self.per_wallet
+        real[key] = real.get(key, 0) + position.notional
+        wkey = (position.account, position.market)
+        per_wallet[wkey] = per_wallet.get(wkey, 0) + position.notional
+        entry = self.exposure.get(key)
+        if entry is None:
+            entry = self.exposure[key] = [0, 0]
+        entry[0] += position.notional - position.cost_basis
+        entry[1] += min(position.margin, position.cost_basis)
+        if position.account in state.margin_modes:
+            self.held.setdefault(position.account, []).append(position)
+
+    def problems(self, state: State) -> list[str]:
+        """Every violated invariant, in :func:`check_invariants`' order, once every position
+        has been added."""
+        return [
+            *_balance_problems(state),
+            *self.position_problems,
+            *_open_interest_problems(state, self.real, self.per_wallet),
+            *_exposure_problems(state, self.exposure),
+            *_portfolio_problems(state, self.held),
+        ]
+
+
+def snapshot_head(state: State) -> dict[str, Any]:
+    """:func:`snapshot` without its positions (the streamed digest writes those row by row)."""
+    head: dict[str, Any] = {
+        "meta": state.meta(),
+        "balances": {k: v for k, v in state.balances.items() if v != 0},
+        "markets": [state.markets[k].to_row() for k in sorted(state.markets)],
+    }
+    if state.margin_modes or state.pm_requirement:  # absent for isolated-only exchanges
+        head["portfolio"] = {
+            "modes": dict(sorted(state.margin_modes.items())),
+            "requirements": dict(sorted(state.pm_requirement.items())),
+        }
+    return head
 
 
 def check_invariants(state: State) -> list[str]:
     """Return every violated invariant of DESIGN.md (empty when the state is sound)."""
-    return [
-        *_balance_problems(state),
-        *_position_problems(state),
-        *_open_interest_problems(state),
-        *_exposure_problems(state),
-        *_portfolio_problems(state),
-    ]
+    sums = PositionSums()
+    for position in state.positions.values():
+        sums.add(state, position)
+    return sums.problems(state)
 
 
 def _balance_problems(state: State) -> list[str]:
@@ -226,34 +357,11 @@ def _balance_problems(state: State) -> list[str]:
     return problems
 
 
-def _position_problems(state: State) -> list[str]:
+def _open_interest_problems(
+    state: State, real: dict[tuple[str, str], int], per_wallet: dict[tuple[str, str], int]
+) -> list[str]:
+    """Markets' real OI and the per-wallet notional index against the open positions' sums."""
     problems: list[str] = []
-    for position in state.positions.values():
-        account_balance = state.balance(position_account(position.id))
-        if position.status != "open":
-            if account_balance != 0:
-                problems.append(f"closed position {position.id} still holds {account_balance}")
-            continue
-        if position.margin != account_balance:
-            problems.append(
-                f"position {position.id} margin {position.margin} != balance {account_balance}"
-            )
-        if position.notional <= 0 or position.cost_basis < 0:
-            problems.append(f"position {position.id} has notional {position.notional}")
-    return problems
-
-
-def _open_interest_problems(state: State) -> list[str]:
-    problems: list[str] = []
-    real: dict[tuple[str, str], int] = {}
-    per_wallet: dict[tuple[str, str], int] = {}
-    for position in state.positions.values():
-        if position.status != "open":
-            continue
-        key = (position.market, position.side)
-        real[key] = real.get(key, 0) + position.notional
-        wkey = (position.account, position.market)
-        per_wallet[wkey] = per_wallet.get(wkey, 0) + position.notional
     for market in state.markets.values():
         for side, stored in (("A", market.real_oi_a), ("B", market.real_oi_b)):
             expected = real.get((market.id, side), 0)
@@ -265,13 +373,7 @@ def _open_interest_problems(state: State) -> list[str]:
     return problems
 
 
-def _exposure_problems(state: State) -> list[str]:
-    exposure: dict[tuple[str, str], list[int]] = {}
-    for position in state.positions.values():
-        if position.status == "open":
-            entry = exposure.setdefault((position.market, position.side), [0, 0])
-            entry[0] += position.notional - position.cost_basis
-            entry[1] += min(position.margin, position.cost_basis)
+def _exposure_problems(state: State, exposure: dict[tuple[str, str], list[int]]) -> list[str]:
     return [
         f"{market.id} exposure aggregates on {side} disagree"
         for market in state.markets.values()
@@ -281,19 +383,16 @@ def _exposure_problems(state: State) -> list[str]:
     ]
 
 
-def _portfolio_problems(state: State) -> list[str]:
+def _portfolio_problems(state: State, held: dict[str, list[Position]]) -> list[str]:
     """Portfolio accounts: the lock equals the last requirement (below it only with an empty
     wallet, after a resolution the account could not cover); no lock outside portfolio mode;
-    no portfolio account whose unrealised loss at mark reaches its lock."""
+    no portfolio account whose unrealised loss at mark reaches its lock. ``held``: each
+    portfolio account's open positions."""
     problems: list[str] = []
     for name, balance in state.balances.items():
         owner = name.removeprefix("pm_margin:")
         if balance and owner != name and state.margin_modes.get(owner) != "portfolio":
             problems.append(f"{name} holds {balance} outside portfolio mode")
-    held: dict[str, list[Position]] = {}
-    for position in state.positions.values():
-        if position.status == "open" and position.account in state.margin_modes:
-            held.setdefault(position.account, []).append(position)
     for account in state.margin_modes:
         lock = state.balance(pm_margin_account(account))
         required = state.pm_requirement.get(account, 0)

@@ -11,6 +11,12 @@ heaps of levels and an interval only pops the levels the price has crossed, inst
 scanning every open position. Levels are compared by integer cross-multiplication: a float
 must never decide whether a trader exits. A position that changes (an increase, a partial
 close, added margin, funding) is re-registered from the receipts of its commands.
+
+A heap entry leads with the level as a float (negated for falling levels), so ``heapq``
+compares entries in C: the float of an integer ratio is correctly rounded, hence monotonic, so
+different floats order two levels as the exact comparison does, and equal floats fall through
+to :meth:`Level.__lt__`, which decides exactly. The heaps therefore pop in the same order as
+before the float was added (same digests), with the Python-level comparison run only on ties.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class Level:
         return oi_side * self.den <= self.num * total
 
 
-Entry = tuple[Level, int, Snapshot]
+Entry = tuple[float, Level, int, Snapshot]
 
 
 _RATIOS: dict[str, tuple[int, int]] = {}
@@ -119,8 +125,9 @@ class Manager:
         if isinstance(rule, Exit):
             if rule.take_profit is not None:
                 a, b = _ratio(rule.take_profit)
-                level = Level(b * c + a * m, b * n, rising=True)
-                heapq.heappush(self.up.setdefault(key, []), (level, position_id, snap))
+                num, den = b * c + a * m, b * n
+                level = Level(num, den, rising=True)
+                heapq.heappush(self.up.setdefault(key, []), (num / den, level, position_id, snap))
             if rule.stop_loss is not None:
                 a, b = _ratio(rule.stop_loss)
                 self._push_down(key, b * c - a * m, b * n, position_id, snap)
@@ -132,7 +139,8 @@ class Manager:
         self, key: tuple[str, str], num: int, den: int, pid: int, snap: Snapshot
     ) -> None:
         if num > 0:
-            heapq.heappush(self.down.setdefault(key, []), (Level(num, den, False), pid, snap))
+            entry = (-(num / den), Level(num, den, False), pid, snap)
+            heapq.heappush(self.down.setdefault(key, []), entry)
 
     # ------------------------------------------------------------------ decisions
 
@@ -148,8 +156,8 @@ class Manager:
             oi_side = market.oi(key[1])
             total = oi_side + market.oi(OTHER[key[1]])
             for heap in (self.up.get(key), self.down.get(key)):
-                while heap and heap[0][0].crossed(oi_side, total):
-                    _, position_id, snap = heapq.heappop(heap)
+                while heap and heap[0][1].crossed(oi_side, total):
+                    _, _, position_id, snap = heapq.heappop(heap)
                     command = self._due(state, position_id, snap)
                     if command is not None:
                         out.append(command)

@@ -1,4 +1,4 @@
-"""The streamed digest hashes exactly ``canonical_json(snapshot(state))`` and the one-pass
+"""The streamed digest hashes exactly ``canonical_json(snapshot(state))`` and
 ``digest_and_check`` finds what ``check_invariants`` finds (prophex/engine/state.py; issue 13,
 "cheaper final digest/invariants, same bytes")."""
 
@@ -62,7 +62,7 @@ def test_streamed_digest_covers_portfolio_and_escaped_strings() -> None:
     assert digest_and_check(state)[0] == reference_digest(state)
 
 
-def test_one_pass_check_reports_what_the_separate_check_reports(state: State) -> None:
+def test_digest_and_check_reports_what_check_invariants_reports(state: State) -> None:
     broken = next(p for p in state.positions.values() if p.status == "open")
     broken.margin += 1  # the position no longer mirrors its margin account
     try:

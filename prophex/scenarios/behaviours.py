@@ -73,11 +73,26 @@ def _ratio(value: Any) -> tuple[int, int]:
     return cached
 
 
+Ratio = tuple[int, int]
+Levels = tuple[Ratio | None, Ratio | None, int]
+"""A managed account's level rule, converted once: the rising level's ratio (take profit), the
+falling level's (stop loss or top-up trigger), and the most top-ups (-1: no limit, exits)."""
+
+
+def levels_of(rule: Exit | TopUp) -> Levels:
+    if isinstance(rule, Exit):
+        rising = None if rule.take_profit is None else _ratio(rule.take_profit)
+        falling = None if rule.stop_loss is None else _ratio(rule.stop_loss)
+        return rising, falling, -1
+    return None, _ratio(rule.trigger), rule.max_times
+
+
 @dataclass(slots=True)
 class Manager:
     """The exit/top-up rules of managed accounts and the heaps of their price levels."""
 
     rules: dict[str, Exit | TopUp] = field(default_factory=dict)
+    levels: dict[str, Levels] = field(default_factory=dict)
     top_ups: dict[int, int] = field(default_factory=dict)
     up: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
     down: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
@@ -91,6 +106,7 @@ class Manager:
                 behaviour = flow.spec.behaviours[flow.behaviour_of[i]]
                 if isinstance(behaviour, Exit | TopUp):
                     manager.rules[account] = behaviour
+                    manager.levels[account] = levels_of(behaviour)
         return manager
 
     # ------------------------------------------------------------------ registration
@@ -113,26 +129,23 @@ class Manager:
         position = state.positions.get(position_id)
         if position is None or position.status != "open":
             return
-        rule = self.rules.get(position.account)
-        if rule is None:
+        levels = self.levels.get(position.account)
+        if levels is None:
             return
-        key = (position.market, position.side)
         snap = (position.notional, position.cost_basis, position.margin)
         if self.registered.get(position_id) == snap:
             return
         self.registered[position_id] = snap
+        key = (position.market, position.side)
         n, c, m = snap
-        if isinstance(rule, Exit):
-            if rule.take_profit is not None:
-                a, b = _ratio(rule.take_profit)
-                num, den = b * c + a * m, b * n
-                level = Level(num, den, rising=True)
-                heapq.heappush(self.up.setdefault(key, []), (num / den, level, position_id, snap))
-            if rule.stop_loss is not None:
-                a, b = _ratio(rule.stop_loss)
-                self._push_down(key, b * c - a * m, b * n, position_id, snap)
-        elif self.top_ups.get(position_id, 0) < rule.max_times:
-            a, b = _ratio(rule.trigger)
+        rising, falling, max_times = levels
+        if rising is not None:
+            a, b = rising
+            num, den = b * c + a * m, b * n
+            level = Level(num, den, rising=True)
+            heapq.heappush(self.up.setdefault(key, []), (num / den, level, position_id, snap))
+        if falling is not None and (max_times < 0 or self.top_ups.get(position_id, 0) < max_times):
+            a, b = falling
             self._push_down(key, b * c - a * m, b * n, position_id, snap)
 
     def _push_down(

@@ -203,7 +203,6 @@ def digest_and_check(state: State) -> tuple[str, list[str]]:
     return _stream_digest(state), check_invariants(state)
 
 
-_NULL = b"null"
 _SORT = orjson.OPT_SORT_KEYS
 _CHUNK = 4_096
 
@@ -229,42 +228,30 @@ def _stream_digest(state: State) -> str:
         update(b',"portfolio":')
         update(orjson.dumps(head["portfolio"], option=_SORT))
     update(b',"positions":[')
-    strings: dict[str, bytes] = {}
+    strings: dict[str, str] = {}
     positions = state.positions
-    rows: list[bytes] = []
-    separator = b""
+    rows: list[str] = []
+    separator = ""
     for position_id in sorted(positions):
         p = positions[position_id]
         texts = []
         for value in (p.account, p.market, p.side, p.status):
             encoded = strings.get(value)
             if encoded is None:
-                encoded = strings[value] = orjson.dumps(value)
+                encoded = strings[value] = orjson.dumps(value).decode()
             texts.append(encoded)
+        closed = "null" if p.closed_at is None else str(p.closed_at)
         rows.append(
-            b'{"account":%b,"closed_at":%b,"cost_basis":%d,"haircut":%d,"id":%d,'
-            b'"margin":%d,"market":%b,"notional":%d,"opened_at":%d,"realized_pnl":%d,'
-            b'"side":%b,"status":%b}'
-            % (
-                texts[0],
-                _NULL if p.closed_at is None else b"%d" % p.closed_at,
-                p.cost_basis,
-                p.haircut,
-                p.id,
-                p.margin,
-                texts[1],
-                p.notional,
-                p.opened_at,
-                p.realized_pnl,
-                texts[2],
-                texts[3],
-            )
+            f'{{"account":{texts[0]},"closed_at":{closed},"cost_basis":{p.cost_basis},'
+            f'"haircut":{p.haircut},"id":{p.id},"margin":{p.margin},"market":{texts[1]},'
+            f'"notional":{p.notional},"opened_at":{p.opened_at},'
+            f'"realized_pnl":{p.realized_pnl},"side":{texts[2]},"status":{texts[3]}}}'
         )
         if len(rows) == _CHUNK:
-            update(separator + b",".join(rows))
-            rows, separator = [], b","
+            update((separator + ",".join(rows)).encode())
+            rows, separator = [], ","
     if rows:
-        update(separator + b",".join(rows))
+        update((separator + ",".join(rows)).encode())
     update(b"]}")
     return hasher.hexdigest()
 

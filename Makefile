@@ -7,7 +7,7 @@ STAMP_DEV     := $(VENV)/.installed-dev
 PIP_FLAGS := --disable-pip-version-check -q
 
 .PHONY: demo test lint bench serve clean dashboard chromium screenshots nightly mutate compiled \
-	test-compiled bench-compiled
+	test-compiled bench-compiled bench-radcad
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -120,5 +120,24 @@ bench-compiled: $(STAMP_COMPILED)
 	$(RUN_COMPILED) bench core --json
 	$(RUN_COMPILED) bench ledger --json
 
+# radCAD for the same-run comparison (docs/performance.md, "radCAD"): a benchmark-only
+# dependency in a venv of its own, because radCAD 0.14 pins numpy<1.26.4 and the project needs
+# numpy>=2. typing_extensions is imported by radCAD but missing from its requirements.
+RADCAD_VENV := .venv-radcad
+STAMP_RADCAD := $(RADCAD_VENV)/.installed
+
+$(STAMP_RADCAD):
+	$(PYTHON) -m venv $(RADCAD_VENV)
+	$(RADCAD_VENV)/bin/pip install $(PIP_FLAGS) 'radcad==0.14.0' typing_extensions
+	touch $@
+
+## bench-radcad: CPU per trade of the engine against radCAD's minimal vAMM, in one run
+bench-radcad: $(STAMP_DEV) $(STAMP_RADCAD)
+	$(BIN)/python -m prophex.bench.radcad --radcad-python $(RADCAD_VENV)/bin/python
+	@if [ -f $(STAMP_COMPILED) ]; then \
+		PYTHONPATH=$(CURDIR)/$(COMPILED_DIR) $(BIN)/python -P -m prophex.bench.radcad \
+			--radcad-python $(CURDIR)/$(RADCAD_VENV)/bin/python --model $(CURDIR)/bench/radcad_model.py; \
+	fi
+
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis prophex-demo.db* prophex.db*
+	rm -rf $(VENV) $(RADCAD_VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis prophex-demo.db* prophex.db*

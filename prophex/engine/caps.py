@@ -23,8 +23,12 @@ def scale_cap(base: int, insurance_fund: int, rules: Rules) -> int:
     seed = rules.if_seed
     if seed <= 0:
         return base
-    fund = min(max(insurance_fund, seed), seed * rules.cap_max_multiplier)
-    return mul_div_floor(base, fund, seed)
+    return mul_div_floor(base, _clamped_fund(insurance_fund, seed, rules), seed)
+
+
+def _clamped_fund(insurance_fund: int, seed: int, rules: Rules) -> int:
+    """The fund clamped to ``[seed, seed * cap_max_multiplier]``: the scale is this over seed."""
+    return min(max(insurance_fund, seed), seed * rules.cap_max_multiplier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,16 @@ def base_caps(market: Market, rules: Rules) -> tuple[int, int]:
 
 
 def effective_caps(market: Market, rules: Rules, insurance_fund: int) -> tuple[int, int]:
-    """(wallet cap, market OI cap) in force now: :func:`base_caps` scaled by the fund."""
+    """(wallet cap, market OI cap) in force now: :func:`base_caps` scaled by the fund.
+
+    The same figures as :func:`scale_cap` of each, with the clamp computed once; at a
+    multiplier of exactly 1 (``base * seed // seed``) the bases are returned as they are. Every
+    open asks for its caps, so this is on the engine's hot path."""
     wallet, oi = base_caps(market, rules)
-    return scale_cap(wallet, insurance_fund, rules), scale_cap(oi, insurance_fund, rules)
+    seed = rules.if_seed
+    if seed <= 0:
+        return wallet, oi
+    fund = _clamped_fund(insurance_fund, seed, rules)
+    if fund == seed:
+        return wallet, oi
+    return mul_div_floor(wallet, fund, seed), mul_div_floor(oi, fund, seed)

@@ -10,6 +10,13 @@ The right-hand form is exact integer arithmetic; no float decides a liquidation.
 each market side keeps a max-heap of thresholds: after a price move only the top needs an exact
 check, and a cascade pops until the top is healthy. Entries are versioned; a position that
 changes pushes a fresh entry and the stale one is skipped when it surfaces.
+
+The heaps hold ``(-float(num / den), entry)`` pairs, so that ``heapq`` compares them in C: the
+float of an integer ratio is correctly rounded, hence monotonic, so two different floats order
+two thresholds exactly as the exact comparison would, and equal floats fall through to
+:meth:`HeapEntry.__lt__`, which decides exactly. Every comparison gives the result the exact
+one gives, so the heaps pop in the same order as heaps of bare entries (same digests); the
+Python-level ``__lt__`` runs only on a float tie. The comparisons were most of the heap's cost.
 """
 
 from __future__ import annotations
@@ -47,27 +54,43 @@ def is_liquidatable(
     return (cost_basis - margin) * (oi_side + oi_other) >= oi_side * notional
 
 
+Keyed = tuple[float, HeapEntry]
+
+
+def keyed(entry: HeapEntry) -> Keyed:
+    """An entry with its float sort key (highest price first): see the module's docstring."""
+    return (-(entry.num / entry.den), entry)
+
+
 @dataclass(slots=True)
 class LiquidationIndex:
     """One heap per side of a market."""
 
-    heaps: dict[str, list[HeapEntry]] = field(default_factory=lambda: {"A": [], "B": []})
+    heaps: dict[str, list[Keyed]] = field(default_factory=lambda: {"A": [], "B": []})
 
     def track(
         self, side: str, position_id: int, version: int, numerator: int, notional: int
     ) -> None:
         """Register the current threshold of a position (skip those that can never liquidate)."""
         if numerator > 0:
-            heapq.heappush(self.heaps[side], HeapEntry(numerator, notional, position_id, version))
+            heapq.heappush(
+                self.heaps[side],
+                (-(numerator / notional), HeapEntry(numerator, notional, position_id, version)),
+            )
 
     def rebuild(self, side: str, entries: list[HeapEntry]) -> None:
         """Replace a side's heap with fresh entries, dropping the stale ones it accumulated."""
-        heapq.heapify(entries)
-        self.heaps[side] = entries
+        heap = [keyed(entry) for entry in entries]
+        heapq.heapify(heap)
+        self.heaps[side] = heap
+
+    def entries(self, side: str) -> list[HeapEntry]:
+        """The side's entries, stale ones included, in heap order (for checks and tests)."""
+        return [entry for _, entry in self.heaps[side]]
 
     def top(self, side: str) -> HeapEntry | None:
         heap = self.heaps[side]
-        return heap[0] if heap else None
+        return heap[0][1] if heap else None
 
     def pop(self, side: str) -> None:
         heapq.heappop(self.heaps[side])

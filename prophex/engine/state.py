@@ -185,23 +185,90 @@ def canonical_json(value: Any) -> str:
 
 def snapshot(state: State) -> dict[str, Any]:
     """The canonical picture of the state that the digest covers (integers only)."""
-    snap: dict[str, Any] = {
-        "meta": state.meta(),
-        "balances": {k: v for k, v in sorted(state.balances.items()) if v != 0},
-        "markets": [state.markets[k].to_row() for k in sorted(state.markets)],
-        "positions": [state.positions[k].to_row() for k in sorted(state.positions)],
-    }
-    if state.margin_modes or state.pm_requirement:  # absent for isolated-only exchanges
-        snap["portfolio"] = {
-            "modes": dict(sorted(state.margin_modes.items())),
-            "requirements": dict(sorted(state.pm_requirement.items())),
-        }
+    snap = snapshot_head(state)
+    snap["positions"] = [state.positions[k].to_row() for k in sorted(state.positions)]
     return snap
 
 
 def digest(state: State) -> str:
-    """SHA-256 of :func:`snapshot`: equal digests mean equal states, on any database."""
-    return hashlib.sha256(canonical_json(snapshot(state)).encode()).hexdigest()
+    """SHA-256 of :func:`snapshot`: equal digests mean equal states, on any database.
+
+    Streamed (:func:`_stream_digest`): the same bytes as ``canonical_json(snapshot(state))``,
+    hashed in chunks without building a row dict per position."""
+    return _stream_digest(state)
+
+
+def digest_and_check(state: State) -> tuple[str, list[str]]:
+    """:func:`digest` and :func:`check_invariants`, what the end of a replay reports (D161)."""
+    return _stream_digest(state), check_invariants(state)
+
+
+_SORT = orjson.OPT_SORT_KEYS
+_CHUNK = 4_096
+
+
+def _stream_digest(state: State) -> str:
+    """Hash :func:`snapshot`'s canonical text.
+
+    The canonical text of a position row is written by hand in orjson's sorted-key layout; each
+    string is encoded by orjson itself (memoised: a few thousand distinct accounts and markets),
+    and integers are written as Python writes them, which is what orjson writes too.
+    ``tests/unit/engine/test_state_digest.py`` checks the bytes against ``canonical_json``.
+    """
+    hasher = hashlib.sha256()
+    update = hasher.update
+    head = snapshot_head(state)
+    update(b'{"balances":')
+    update(orjson.dumps(head["balances"], option=_SORT))
+    update(b',"markets":')
+    update(orjson.dumps(head["markets"], option=_SORT))
+    update(b',"meta":')
+    update(orjson.dumps(head["meta"], option=_SORT))
+    if "portfolio" in head:
+        update(b',"portfolio":')
+        update(orjson.dumps(head["portfolio"], option=_SORT))
+    update(b',"positions":[')
+    strings: dict[str, str] = {}
+    positions = state.positions
+    rows: list[str] = []
+    separator = ""
+    for position_id in sorted(positions):
+        p = positions[position_id]
+        texts = []
+        for value in (p.account, p.market, p.side, p.status):
+            encoded = strings.get(value)
+            if encoded is None:
+                encoded = strings[value] = orjson.dumps(value).decode()
+            texts.append(encoded)
+        closed = "null" if p.closed_at is None else str(p.closed_at)
+        rows.append(
+            f'{{"account":{texts[0]},"closed_at":{closed},"cost_basis":{p.cost_basis},'
+            f'"haircut":{p.haircut},"id":{p.id},"margin":{p.margin},"market":{texts[1]},'
+            f'"notional":{p.notional},"opened_at":{p.opened_at},'
+            f'"realized_pnl":{p.realized_pnl},"side":{texts[2]},"status":{texts[3]}}}'
+        )
+        if len(rows) == _CHUNK:
+            update((separator + ",".join(rows)).encode())
+            rows, separator = [], ","
+    if rows:
+        update((separator + ",".join(rows)).encode())
+    update(b"]}")
+    return hasher.hexdigest()
+
+
+def snapshot_head(state: State) -> dict[str, Any]:
+    """:func:`snapshot` without its positions (the streamed digest writes those row by row)."""
+    head: dict[str, Any] = {
+        "meta": state.meta(),
+        "balances": {k: v for k, v in state.balances.items() if v != 0},
+        "markets": [state.markets[k].to_row() for k in sorted(state.markets)],
+    }
+    if state.margin_modes or state.pm_requirement:  # absent for isolated-only exchanges
+        head["portfolio"] = {
+            "modes": dict(sorted(state.margin_modes.items())),
+            "requirements": dict(sorted(state.pm_requirement.items())),
+        }
+    return head
 
 
 def check_invariants(state: State) -> list[str]:

@@ -11,6 +11,12 @@ heaps of levels and an interval only pops the levels the price has crossed, inst
 scanning every open position. Levels are compared by integer cross-multiplication: a float
 must never decide whether a trader exits. A position that changes (an increase, a partial
 close, added margin, funding) is re-registered from the receipts of its commands.
+
+A heap entry leads with the level as a float (negated for falling levels), so ``heapq``
+compares entries in C: the float of an integer ratio is correctly rounded, hence monotonic, so
+different floats order two levels as the exact comparison does, and equal floats fall through
+to :meth:`Level.__lt__`, which decides exactly. The heaps therefore pop in the same order as
+before the float was added (same digests), with the Python-level comparison run only on ties.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class Level:
         return oi_side * self.den <= self.num * total
 
 
-Entry = tuple[Level, int, Snapshot]
+Entry = tuple[float, Level, int, Snapshot]
 
 
 _RATIOS: dict[str, tuple[int, int]] = {}
@@ -67,11 +73,26 @@ def _ratio(value: Any) -> tuple[int, int]:
     return cached
 
 
+Ratio = tuple[int, int]
+Levels = tuple[Ratio | None, Ratio | None, int]
+"""A managed account's level rule, converted once: the rising level's ratio (take profit), the
+falling level's (stop loss or top-up trigger), and the most top-ups (-1: no limit, exits)."""
+
+
+def levels_of(rule: Exit | TopUp) -> Levels:
+    if isinstance(rule, Exit):
+        rising = None if rule.take_profit is None else _ratio(rule.take_profit)
+        falling = None if rule.stop_loss is None else _ratio(rule.stop_loss)
+        return rising, falling, -1
+    return None, _ratio(rule.trigger), rule.max_times
+
+
 @dataclass(slots=True)
 class Manager:
     """The exit/top-up rules of managed accounts and the heaps of their price levels."""
 
     rules: dict[str, Exit | TopUp] = field(default_factory=dict)
+    levels: dict[str, Levels] = field(default_factory=dict)
     top_ups: dict[int, int] = field(default_factory=dict)
     up: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
     down: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
@@ -85,6 +106,7 @@ class Manager:
                 behaviour = flow.spec.behaviours[flow.behaviour_of[i]]
                 if isinstance(behaviour, Exit | TopUp):
                     manager.rules[account] = behaviour
+                    manager.levels[account] = levels_of(behaviour)
         return manager
 
     # ------------------------------------------------------------------ registration
@@ -107,32 +129,31 @@ class Manager:
         position = state.positions.get(position_id)
         if position is None or position.status != "open":
             return
-        rule = self.rules.get(position.account)
-        if rule is None:
+        levels = self.levels.get(position.account)
+        if levels is None:
             return
-        key = (position.market, position.side)
         snap = (position.notional, position.cost_basis, position.margin)
         if self.registered.get(position_id) == snap:
             return
         self.registered[position_id] = snap
+        key = (position.market, position.side)
         n, c, m = snap
-        if isinstance(rule, Exit):
-            if rule.take_profit is not None:
-                a, b = _ratio(rule.take_profit)
-                level = Level(b * c + a * m, b * n, rising=True)
-                heapq.heappush(self.up.setdefault(key, []), (level, position_id, snap))
-            if rule.stop_loss is not None:
-                a, b = _ratio(rule.stop_loss)
-                self._push_down(key, b * c - a * m, b * n, position_id, snap)
-        elif self.top_ups.get(position_id, 0) < rule.max_times:
-            a, b = _ratio(rule.trigger)
+        rising, falling, max_times = levels
+        if rising is not None:
+            a, b = rising
+            num, den = b * c + a * m, b * n
+            level = Level(num, den, rising=True)
+            heapq.heappush(self.up.setdefault(key, []), (num / den, level, position_id, snap))
+        if falling is not None and (max_times < 0 or self.top_ups.get(position_id, 0) < max_times):
+            a, b = falling
             self._push_down(key, b * c - a * m, b * n, position_id, snap)
 
     def _push_down(
         self, key: tuple[str, str], num: int, den: int, pid: int, snap: Snapshot
     ) -> None:
         if num > 0:
-            heapq.heappush(self.down.setdefault(key, []), (Level(num, den, False), pid, snap))
+            entry = (-(num / den), Level(num, den, False), pid, snap)
+            heapq.heappush(self.down.setdefault(key, []), entry)
 
     # ------------------------------------------------------------------ decisions
 
@@ -148,8 +169,8 @@ class Manager:
             oi_side = market.oi(key[1])
             total = oi_side + market.oi(OTHER[key[1]])
             for heap in (self.up.get(key), self.down.get(key)):
-                while heap and heap[0][0].crossed(oi_side, total):
-                    _, position_id, snap = heapq.heappop(heap)
+                while heap and heap[0][1].crossed(oi_side, total):
+                    _, _, position_id, snap = heapq.heappop(heap)
                     command = self._due(state, position_id, snap)
                     if command is not None:
                         out.append(command)

@@ -33,7 +33,7 @@ from prophex.engine.commands import (
     Void,
     parse_user_command,
 )
-from prophex.engine.state import State, check_invariants, digest
+from prophex.engine.state import State, digest_and_check
 from prophex.money import MICRO
 from prophex.params import Params
 from prophex.scenarios.behaviours import Manager
@@ -144,13 +144,14 @@ class Replay:
             if progress is not None:
                 progress(t1 if t1 is not None else t0, scenario.duration)
         state = self.sequencer.state
+        final_digest, problems = digest_and_check(state)  # one pass over the positions
         return ReplayResult(
             scenario=scenario.name,
             seed=self.seed,
-            digest=digest(state),
+            digest=final_digest,
             metrics=self.metrics,
             state=state,
-            invariant_problems=check_invariants(state),
+            invariant_problems=problems,
             commands=self.metrics.submitted,
         )
 

@@ -485,7 +485,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             entries = {
                 (e.position_id, e.version, e.num, e.den)
                 for side in ("A", "B")
-                for e in market.liquidations.heaps[side]
+                for e in market.liquidations.entries(side)
             }
             for pid in self.state.open_in_market[market.id]:
                 p = self.state.positions[pid]

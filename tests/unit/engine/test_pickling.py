@@ -141,7 +141,7 @@ def value_for(annotation: str, exchange: Exchange) -> Any:
         "list[str]": ["m000"],
         "dict[int, Position]": dict(list(state.positions.items())[:20]),
         "dict[str, Market]": dict(list(state.markets.items())[:3]),
-        "dict[str, list[HeapEntry]]": market.liquidations.heaps,
+        "dict[str, list[Keyed]]": market.liquidations.heaps,
         "dict[str, list[Position]]": {"A": [position]},
         "list[tuple[Position, int]]": [(position, 3)],
         "dict[str, Any]": {"k": 1, "nested": {"x": [1, 2]}},

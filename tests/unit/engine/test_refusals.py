@@ -296,7 +296,7 @@ def test_compaction_keeps_exactly_the_liquidatable_positions(exchange: Exchange)
     exchange.apply(Open("z", "m", "B", 40 * USD, 300))
     market = exchange.market("m")
     exchange._core.compact(market, "A")
-    entries = {(e.num, e.den, e.position_id, e.version) for e in market.liquidations.heaps["A"]}
+    entries = {(e.num, e.den, e.position_id, e.version) for e in market.liquidations.entries("A")}
     expected = {
         (p.cost_basis - p.margin, p.notional, p.id, p.version)
         for p in exchange.state.positions.values()
@@ -304,7 +304,7 @@ def test_compaction_keeps_exactly_the_liquidatable_positions(exchange: Exchange)
     }
     assert entries == expected
     assert any(p.cost_basis <= p.margin for p in exchange.state.positions.values())
-    assert all(isinstance(e, HeapEntry) for e in market.liquidations.heaps["A"])
+    assert all(isinstance(e, HeapEntry) for e in market.liquidations.entries("A"))
 
 
 def test_receipt_to_dict(exchange: Exchange) -> None:

@@ -833,3 +833,7 @@ def test_leverage_refusals(
 
 def test_the_commands_module_delegates_to_the_user_form() -> None:
     assert commands.parse_user_command({"type": "halt", "market": "M"}) == Halt("M")
+    with pytest.raises(LeverageTooHigh):
+        commands.parse_leverage("3.01", 300)
+    with pytest.raises(InvalidCommand):
+        commands.parse_leverage("abc", 300)

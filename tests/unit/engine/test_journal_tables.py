@@ -113,8 +113,11 @@ def _isolated_book() -> list[Command]:
         AddMargin("a", 1, 1_234_567),
         AddMargin("b", 1, 1 * USD),  # refused: not the owner
         Open("a", "c", "A", 20 * USD, 200),
-        Open("a", "c", "A", 20 * USD, 100),
+        Open("a", "c", "A", 20 * USD, 100),  # refused: the wallet cap of c
         Open("b", "c", "B", 40 * USD, 300),  # refused: the wallet cap of c
+        Open("b", "c", "B", 20 * USD, 200),
+        Open("w", "c", "B", 20 * USD, 200),
+        Open("s", "c", "A", 20 * USD, 200),  # refused: the market OI cap of c
         Open("a", "p", "A", 333 * USD, 700),
         Open("b", "p", "B", 111 * USD, 300),
         Open("a", "q", "B", 50 * USD, 200),
@@ -306,7 +309,7 @@ def test_books_reach_what_they_are_for(recorded: dict[str, Any]) -> None:
     assert "resolve_batch" in kinds["batch_adl"] and "resolve_batch" in kinds["batch_pro_rata"]
     assert {"pm_open", "pm_close", "pm_liquidation", "pm_lock"} <= kinds["portfolio"]
     refused = [s for s in recorded["isolated"]["steps"] if "refused" in s]
-    assert len(refused) == 11
+    assert len(refused) == 13
     haircuts = [d["haircut"] for k, d, _ in _transactions(recorded["isolated"]) if k == "close"]
     assert any(h > 0 for h in haircuts), "the drained fund makes a profitable close pay less"
     batch = [d for k, d, _ in _transactions(recorded["batch_adl"]) if k == "resolve_batch"]

@@ -151,6 +151,7 @@ ACCEPTED: list[tuple[dict[str, Any], Any]] = [
         Close("alice", 12, 10_000_000, Fraction(2, 5), "x"),
     ),
     ({"type": "close", "account": "alice", "position_id": 1}, Close("alice", 1)),
+    ({"type": "close", "account": "alice", "position_id": " 1"}, Close("alice", 1)),
     (
         {"type": "add_margin", "account": "alice", "position_id": 3, "amount": "0.000001"},
         AddMargin("alice", 3, 1),

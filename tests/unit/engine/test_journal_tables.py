@@ -314,3 +314,49 @@ def test_books_reach_what_they_are_for(recorded: dict[str, Any]) -> None:
     assert any(h > 0 for h in haircuts), "the drained fund makes a profitable close pay less"
     batch = [d for k, d, _ in _transactions(recorded["batch_adl"]) if k == "resolve_batch"]
     assert batch[0]["uncovered"] > 0
+
+
+def _rows(exchange: Exchange) -> tuple[dict[str, Any], dict[int, Any], dict[str, int], Any]:
+    state = exchange.state
+    return (
+        {k: m.to_row() for k, m in state.markets.items()},
+        {k: p.to_row() for k, p in state.positions.items()},
+        dict(state.balances),
+        (dict(state.margin_modes), dict(state.pm_requirement)),
+    )
+
+
+@pytest.mark.parametrize("book", sorted(BOOKS))
+def test_dirty_sets_name_every_row_a_command_changed(book: str) -> None:
+    """The store writes only the rows marked dirty: every changed market, position, balance and
+    portfolio account must be marked, and nothing that does not exist."""
+    exchange = Exchange()
+    for command in BOOKS[book]():
+        state = exchange.state
+        for dirty in (
+            state.dirty_markets,
+            state.dirty_positions,
+            state.dirty_accounts,
+            state.dirty_margin_accounts,
+            state.dirty_client_orders,
+        ):
+            dirty.clear()
+        markets, positions, balances, portfolio = _rows(exchange)
+        try:
+            exchange.apply(command)
+        except ProphexError:
+            pass
+        state = exchange.state
+        after_markets, after_positions, after_balances, after_portfolio = _rows(exchange)
+        changed_markets = {k for k, row in after_markets.items() if markets.get(k) != row}
+        changed_positions = {k for k, row in after_positions.items() if positions.get(k) != row}
+        changed_accounts = {k for k, v in after_balances.items() if balances.get(k, 0) != v}
+        assert changed_markets <= state.dirty_markets <= set(state.markets), command
+        assert changed_positions <= state.dirty_positions <= set(state.positions), command
+        assert changed_accounts <= state.dirty_accounts <= set(state.balances), command
+        modes, requirements = after_portfolio
+        changed_pm = {a for a in modes if portfolio[0].get(a) != modes[a]} | {
+            a for a in requirements if portfolio[1].get(a) != requirements[a]
+        }
+        assert changed_pm <= state.dirty_margin_accounts, command
+        assert None not in state.dirty_margin_accounts

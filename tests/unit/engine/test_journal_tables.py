@@ -359,3 +359,43 @@ def test_dirty_sets_name_every_row_a_command_changed(book: str) -> None:
         }
         assert changed_pm <= state.dirty_margin_accounts, command
         assert None not in state.dirty_margin_accounts
+
+
+def test_margin_report_of_the_portfolio_account() -> None:
+    """The portfolio account's margin picture, after its partial close and one settled market:
+    each figure recomputed from the positions (docs/portfolio-margin.md)."""
+    from prophex.engine.pm_account import margin_report
+
+    commands = _portfolio_book()
+    exchange, _ = _run(commands[: commands.index(Resolve("g", "B")) + 1])
+    state = exchange.state
+    state.time = 3 * 86_400 + 5  # the fourth epoch of one day
+    report = margin_report(state, "pm")
+    held = [p for p in state.positions.values() if p.account == "pm" and p.status == "open"]
+    assert len(held) == 2
+    loss = Fraction(0)
+    for p in held:
+        market = state.markets[p.market]
+        den = market.oi("A") + market.oi("B")
+        loss += Fraction(p.cost_basis * den - market.oi(p.side) * p.notional, den)
+    locked = state.balance("pm_margin:pm")
+    wallet = state.balance("wallet:pm")
+    assert locked > 0 and wallet > 0
+    result = report.pop("result")
+    assert report == {
+        "account": "pm",
+        "mode": "portfolio",
+        "positions": 2,
+        "locked": locked,
+        "last_requirement": state.pm_requirement["pm"],
+        "wallet": wallet,
+        "unrealized_loss": loss,
+        "equity": wallet + locked - loss,
+        "distance_to_liquidation": locked - loss,
+        "epoch": 3,
+        "paths": 1_000,
+    }
+    assert result is not None and result.pm_micro_usd > 0
+    flat = margin_report(state, "bear")
+    assert flat["mode"] == "isolated" and flat["positions"] == 0 and flat["result"] is None
+    assert flat["locked"] == 0 and flat["unrealized_loss"] == 0

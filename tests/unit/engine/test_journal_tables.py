@@ -204,6 +204,7 @@ def _portfolio_book() -> list[Command]:
             contract_kind="threshold",
         ),
         CreateMarket(market="g"),
+        CreateMarket(market="pf", kind="perpetual"),
         Deposit("pm", 400 * USD),
         Deposit("bear", 200_000 * USD),
         OpenPortfolio("pm", "e1", "A", 300 * USD),  # refused: not in portfolio mode
@@ -214,6 +215,12 @@ def _portfolio_book() -> list[Command]:
         OpenPortfolio("pm", "g", "A", 120 * USD),
         OpenPortfolio("pm", "e0", "B", 30 * USD),
         ResolveBatch(outcomes={"g": "A"}),  # refused: a portfolio account holds g
+        OpenPortfolio("pm", "pf", "A", 10 * USD),  # refused: a funded perpetual
+        OpenPortfolio("pm", "e2", "B", 0),  # refused: no notional
+        OpenPortfolio("pm", "e2", "B", 999_999),  # refused: under the minimum notional
+        SetParams(params={"cap_rule": "coverage"}),
+        OpenPortfolio("pm", "e2", "B", 20 * USD),  # the coverage rule decides
+        SetParams(params={"cap_rule": "fixed"}),
         Open("pm", "g", "A", 10 * USD, 100),  # refused: isolated open in portfolio mode
         OpenPortfolio("pm", "e1", "A", 90_000 * USD),  # refused: funds
         Close("pm", 1, notional=111_111_111),

@@ -218,6 +218,9 @@ def _portfolio_book() -> list[Command]:
         OpenPortfolio("pm", "pf", "A", 10 * USD),  # refused: a funded perpetual
         OpenPortfolio("pm", "e2", "B", 0),  # refused: no notional
         OpenPortfolio("pm", "e2", "B", 999_999),  # refused: under the minimum notional
+        OpenPortfolio("pm", "e2", "B", 5 * USD, Fraction(1, 10)),  # refused: slippage
+        OpenPortfolio("pm", "e2", "B", 5 * USD, Fraction(9, 10), "pm-1"),
+        OpenPortfolio("pm", "e2", "B", 5 * USD, Fraction(9, 10), "pm-1"),  # the same order
         SetParams(params={"cap_rule": "coverage"}),
         OpenPortfolio("pm", "e2", "B", 20 * USD),  # the coverage rule decides
         SetParams(params={"cap_rule": "fixed"}),

@@ -95,6 +95,7 @@ def _isolated_book() -> list[Command]:
         CreateMarket(market="v"),
         CreateMarket(market="c", wallet_cap=50 * USD, market_oi_cap=120 * USD),
         CreateMarket(market="h"),
+        CreateMarket(market="r"),
         Deposit("a", 2_000 * USD),
         Deposit("b", 2_000 * USD),
         Deposit("w", 20_000 * USD),
@@ -130,6 +131,9 @@ def _isolated_book() -> list[Command]:
         Open("a", "m", "A", 1 * USD, 100),  # refused: halted
         Close("w", 10),  # refused: halted
         Resume("m"),
+        Open("b", "r", "A", 150 * USD, 1_000),
+        Open("s", "r", "B", 2 * USD, 100),
+        Resolve("r", "A"),  # the winner is owed more than the vault and the fund hold
         Open("b", "v", "A", 40 * USD, 500),
         Open("a", "v", "B", 20 * USD, 200),
         Void("v"),

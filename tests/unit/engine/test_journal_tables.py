@@ -280,7 +280,7 @@ def test_write_golden_on_request() -> None:
 
 
 @pytest.mark.parametrize("book", sorted(BOOKS))
-def test_every_step_matches_the_table(book: str) -> None:
+def test_each_book_matches_its_table(book: str) -> None:
     expected = json.loads(GOLDEN.read_text())[book]
     got = _record(book)
     assert len(got["steps"]) == len(expected["steps"])
@@ -294,7 +294,7 @@ def _transactions(record: dict[str, Any]) -> list[tuple[str, dict[str, Any], lis
 
 
 @pytest.mark.parametrize("book", sorted(BOOKS))
-def test_the_table_obeys_the_documented_rules(book: str) -> None:
+def test_each_book_obeys_the_documented_rules(book: str) -> None:
     """Checks from docs/concepts.md alone, over every pinned transaction."""
     record = _record(book)
     params = record["steps"][0]["command"]["params"]

@@ -329,7 +329,7 @@ def test_each_book_obeys_the_documented_rules(book: str) -> None:
     assert kinds  # every book journals something
 
 
-def test_books_reach_what_they_are_for() -> None:
+def test_books_reach_cascades_cuts_batches_and_portfolio_events() -> None:
     recorded = {name: _record(name) for name in BOOKS}
     kinds = {b: {t[0] for t in _transactions(recorded[b])} for b in BOOKS}
     assert {"liquidation", "funding", "void", "resolve", "close", "add_margin"} <= kinds["isolated"]

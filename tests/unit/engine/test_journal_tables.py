@@ -123,7 +123,8 @@ def _isolated_book() -> list[Command]:
         Open("a", "p", "A", 333 * USD, 700),
         Open("b", "p", "B", 111 * USD, 300),
         Open("a", "q", "B", 50 * USD, 200),
-        AdvanceClock(185),
+        AdvanceClock(1),
+        AdvanceClock(184),
         Open("w", "m", "B", 1_900 * USD, 1_000),  # liquidates a and s on A
         Close("b", 2),  # the rest, in profit, against a drained fund
         Close("a", 7),

@@ -64,8 +64,10 @@ def table(names_file: str | None) -> None:
     checked = total["mutants"] - total["not checked"]
     killed = total["killed"] + total["timeout"]
     low, high = _wilson(killed, checked)
-    print(f"\nkilled {killed} of {checked} run: {100 * killed / max(checked, 1):.1f} % "
-          f"(95 % interval {100 * low:.1f}-{100 * high:.1f} %)")
+    print(
+        f"\nkilled {killed} of {checked} run: {100 * killed / max(checked, 1):.1f} % "
+        f"(95 % interval {100 * low:.1f}-{100 * high:.1f} %)"
+    )
 
 
 if __name__ == "__main__":

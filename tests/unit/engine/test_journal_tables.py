@@ -127,10 +127,10 @@ def _isolated_book() -> list[Command]:
         AdvanceClock(184),
         Open("w", "m", "B", 1_900 * USD, 1_000),  # liquidates a and s on A
         Close("b", 2),  # the rest, in profit, against a drained fund
-        Close("a", 7),
+        Close("a", 9),
         Halt("m"),
         Open("a", "m", "A", 1 * USD, 100),  # refused: halted
-        Close("w", 10),  # refused: halted
+        Close("w", 12),  # refused: halted
         Resume("m"),
         Open("b", "r", "A", 150 * USD, 1_000),
         Open("s", "r", "B", 2 * USD, 100),
@@ -337,7 +337,7 @@ def test_books_reach_cascades_cuts_batches_and_portfolio_events() -> None:
     assert "resolve_batch" in kinds["batch_adl"] and "resolve_batch" in kinds["batch_pro_rata"]
     assert {"pm_open", "pm_close", "pm_liquidation", "pm_lock"} <= kinds["portfolio"]
     refused = [s for s in recorded["isolated"]["steps"] if "refused" in s]
-    assert len(refused) == 13
+    assert len(refused) == 12
     haircuts = [d["haircut"] for k, d, _ in _transactions(recorded["isolated"]) if k == "close"]
     assert any(h > 0 for h in haircuts), "the drained fund makes a profitable close pay less"
     batch = [d for k, d, _ in _transactions(recorded["batch_adl"]) if k == "resolve_batch"]

@@ -426,3 +426,14 @@ def test_margin_report_of_the_portfolio_account() -> None:
     flat = margin_report(state, "bear")
     assert flat["mode"] == "isolated" and flat["positions"] == 0 and flat["result"] is None
     assert flat["locked"] == 0 and flat["unrealized_loss"] == 0
+
+
+def test_an_open_may_spend_the_whole_wallet() -> None:
+    """Margin plus fee equal to the wallet is enough: the funds check is ``available < needed``."""
+    exchange = Exchange.create(profile("launch", fee_rate="0.001"))
+    exchange.apply(CreateMarket(market="m"))
+    exchange.apply(Deposit("t", 100_300_000))  # 100 USD margin + the 0.3 USD fee on 300 USD
+    exchange.apply(Open("t", "m", "A", 100 * USD, 300))
+    assert exchange.state.balance("wallet:t") == 0
+    with pytest.raises(ProphexError, match="wallet has 0 USD free"):
+        exchange.apply(Open("t", "m", "A", 1 * USD, 100))

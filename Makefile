@@ -76,7 +76,7 @@ nightly: $(STAMP_DEV)
 ## MUTANTS="prophex.engine.amm* prophex.money*" limits the run to some modules.
 mutate: $(STAMP_DEV)
 	rm -rf mutants
-	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	HYPOTHESIS_PROFILE=mutation PROPHEX_PM_MACHINE_EXAMPLES=10 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut results
 
 ## bench: measured figures (docs/performance.md explains them); ends with the write path's table.

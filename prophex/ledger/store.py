@@ -36,6 +36,8 @@ from sqlalchemy.pool import StaticPool
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt, Transaction
 from prophex.engine.liquidation import LiquidationIndex
+from prophex.engine.results import StoredOrder
+from prophex.engine.results import to_json as result_json
 from prophex.engine.state import Market, Position, State, canonical_json
 from prophex.errors import DatabaseMissing, InvalidCommand, WriterFenced
 from prophex.ledger import schema
@@ -346,7 +348,10 @@ class Store:
             state.positions[row.id] = Position(**row._asdict())
         for row in conn.execute(select(schema.client_orders)):
             key = (row.account, row.client_order_id)
-            state.client_orders[key] = (row.fingerprint, json.loads(row.result))
+            kind = json.loads(row.fingerprint)["type"]
+            state.client_orders[key] = StoredOrder.from_json(
+                row.fingerprint, kind, json.loads(row.result)
+            )
         for row in conn.execute(select(schema.margin_accounts)):
             state.margin_modes[row.account] = row.mode
             state.pm_requirement[row.account] = row.requirement
@@ -384,7 +389,7 @@ class Store:
                         canonical_json(to_dict(entry.command)),
                         canonical_json(
                             {
-                                "result": receipt.result,
+                                "result": result_json(receipt.result),
                                 "txns": [t.seq for t in receipt.transactions],
                             }
                         ),
@@ -549,8 +554,8 @@ class Store:
                     (
                         key[0],
                         key[1],
-                        state.client_orders[key][0],
-                        canonical_json(state.client_orders[key][1]),
+                        state.client_orders[key].fingerprint,
+                        canonical_json(state.client_orders[key].to_json()),
                     )
                     for key in sorted(state.dirty_client_orders)
                 ],

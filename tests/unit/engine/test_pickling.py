@@ -105,6 +105,13 @@ def source_annotations(cls: type[Any]) -> dict[str, str]:
     """The field annotations of ``cls`` as written in its source file. The compiled build keeps
     only erased runtime types (``dict`` for ``dict[str, int]``), so they are read from the
     ``.py`` file that sits beside the extension module in both builds."""
+    declared: dict[str, str] = {}
+    for base in reversed([c for c in cls.__mro__ if dataclasses.is_dataclass(c)]):
+        declared |= _own_annotations(base)  # inherited fields (shared event heads) first
+    return declared
+
+
+def _own_annotations(cls: type[Any]) -> dict[str, str]:
     module = sys.modules[cls.__module__]
     path = Path(str(module.__file__))
     source = path.parent / (cls.__module__.rsplit(".", 1)[1] + ".py")
@@ -145,6 +152,9 @@ def value_for(annotation: str, exchange: Exchange) -> Any:
         "dict[str, list[Position]]": {"A": [position]},
         "list[tuple[Position, int]]": [(position, 3)],
         "dict[str, Any]": {"k": 1, "nested": {"x": [1, 2]}},
+        "JsonObject": {"k": 1, "nested": {"x": [1, 2]}},
+        "MarginMode": "portfolio",
+        "dict[str, dict[str, int | str]]": {"7": {"account": "a", "pnl": -3}},
         "dict[str, int]": {"A": 1},
         "dict[str, str]": {"a": "b"},
         "set[int]": {1, 2},
@@ -155,6 +165,11 @@ def value_for(annotation: str, exchange: Exchange) -> Any:
     base = annotation.removesuffix(" | None")
     if base in by_name:
         return by_name[base]
+    if base in ("Event", "Result", "OrderResult"):  # unions: a member stands for them
+        member = {"Event": "Deposited", "Result": "CloseResult", "OrderResult": "OpenResult"}
+        return sample(_engine_class(member[base]), exchange)
+    if base == "dict[str, BatchMarketResult]":
+        return {"m": sample(_engine_class("BatchMarketResult"), exchange)}
     if base == "list[Transaction]":
         receipt = exchange.apply(setup_commands()[-1])  # a deposit: one transaction
         return receipt.transactions

@@ -9,11 +9,13 @@ results were typed (the stored receipts and the API answers are built from it), 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from prophex.chain.sequencer import Sequencer
 from prophex.engine import results as r
 from prophex.engine.commands import (
     AddMargin,
@@ -37,6 +39,7 @@ from prophex.engine.commands import (
 )
 from prophex.engine.domain import MarginMode, MarketStatus, Outcome
 from prophex.engine.exchange import Exchange
+from prophex.engine.results import expect
 from prophex.money import MICRO
 from prophex.params import profile
 
@@ -239,3 +242,35 @@ KIND_OF = {cls: kind for kind, cls in r.RESULT_TYPES.items()}
 def test_any_result_round_trips_through_json_text(result: r.Result) -> None:
     text = json.dumps(r.to_json(result), separators=(",", ":"))
     assert r.from_json(KIND_OF[type(result)], json.loads(text)) == result
+
+
+def test_a_retried_client_order_gets_an_equal_typed_result_from_sqlite_after_restart(
+    tmp_path: Path,
+) -> None:
+    """``client_orders`` stores the result as JSON; after a restart the retry answers the
+    decoded typed result, equal to the original (an isolated open and a portfolio close)."""
+    url = f"sqlite:///{tmp_path}/retry.db"
+    setup: list[Command] = [
+        CreateMarket(market="m"),
+        Deposit("a", 1_000 * USD),
+        Deposit("p", 1_000 * USD),
+        SetMarginMode("p", "portfolio"),
+    ]
+    opening = Open("a", "m", "A", 100 * USD, 300, client_order_id="open-1")
+    pm_open = OpenPortfolio("p", "m", "B", 50 * USD)
+    with Sequencer.open(url, PARAMS) as sequencer:
+        sequencer.execute(setup)
+        first = sequencer.submit(opening)
+        held = expect(sequencer.submit(pm_open).result, r.PortfolioOpenResult).position_id
+        closing = Close("p", held, notional=20 * USD, client_order_id="close-1")
+        closed = sequencer.submit(closing)
+    assert isinstance(closed.result, r.CloseResult) and closed.result.locked is not None
+    with Sequencer.open(url) as reopened:
+        again = reopened.submit(opening)
+        again_close = reopened.submit(closing)
+        stored = reopened.state.client_orders[("p", "close-1")]
+    assert again.duplicate and again_close.duplicate
+    assert type(again.result) is r.OpenResult and again.result == first.result
+    assert again.command_seq == first.command_seq
+    assert again_close.result == closed.result and again_close.command_seq == closed.command_seq
+    assert stored == r.StoredOrder(stored.fingerprint, closed.command_seq, closed.result)

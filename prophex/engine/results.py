@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from prophex.engine.domain import JsonObject, MarginMode, MarketStatus, Outcome
+from prophex.engine.domain import JsonObject, JsonValue, MarginMode, MarketStatus, Outcome
 
 RESULT_VERSION = 1
 """Version of the result JSON layout; bump it with a migration when a field changes."""
@@ -215,16 +215,28 @@ _CONVERT: dict[tuple[type[Any], str], Any] = {
 """The fields :func:`from_json` converts back from plain JSON (enums, nested results)."""
 
 
-def to_json(result: Result | BatchMarketResult) -> dict[str, Any]:
+_LAYOUTS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
+"""Per result class, its (field, optional) pairs in field order, computed once (the ledger
+encodes a result per command)."""
+
+
+def _layout(cls: type[Any]) -> tuple[tuple[str, bool], ...]:
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        layout = _LAYOUTS[cls] = tuple((f.name, f.default is None) for f in fields(cls))
+    return layout
+
+
+def to_json(result: Result | BatchMarketResult) -> dict[str, JsonValue]:
     """The JSON object of ``result`` (field order = key order; ``None`` optionals left out)."""
-    out: dict[str, Any] = {}
-    for f in fields(result):
-        value = getattr(result, f.name)
-        if value is None and f.default is None:
+    out: dict[str, JsonValue] = {}
+    for name, optional in _layout(type(result)):
+        value = getattr(result, name)
+        if value is None and optional:
             continue
-        if isinstance(value, dict) and f.name == "per_market":
+        if name == "per_market":
             value = {k: to_json(v) for k, v in value.items()}
-        out[f.name] = value
+        out[name] = value
     return out
 
 
@@ -255,7 +267,7 @@ class StoredOrder:
     command_seq: int
     result: OrderResult
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, JsonValue]:
         """The ``client_orders.result`` JSON: the result plus its ``command_seq``."""
         return {**to_json(self.result), "command_seq": self.command_seq}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from prophex.engine import amm
 from prophex.engine import journal as ev
@@ -221,7 +221,25 @@ class ClosedFigures(Protocol):
     def bad_debt(self) -> int: ...
 
 
-def close_event_fields(account: str, plan: ClosedFigures) -> dict[str, Any]:
+class CloseEventFields(TypedDict):
+    """The fields of :class:`~prophex.engine.journal._CloseFigures` (the ``close`` and
+    ``pm_close`` events share them), as keyword arguments mypy checks."""
+
+    account: str
+    market: str
+    side: str
+    position: int
+    notional: int
+    proceeds: int
+    cost: int
+    pnl: int
+    fee: int
+    fund_draw: int
+    haircut: int
+    bad_debt: int
+
+
+def close_event_fields(account: str, plan: ClosedFigures) -> CloseEventFields:
     """The fields the ``close`` and ``pm_close`` events share, in their journal order."""
     market = plan.market
     return {

@@ -129,7 +129,7 @@ def close_portfolio(core: Core, c: Close) -> CloseResult:
     position, market = plan.position, plan.market
     core.commit(
         ev.PortfolioClosed(
-            **trading.close_event_fields(c.account, plan),
+            *trading.close_event_head(c.account, plan),
             requirement=plan.requirement,
             lock_change=plan.lock_change,
             oi_a=market.oi("A"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 from prophex.engine import amm
 from prophex.engine import journal as ev
@@ -221,41 +221,28 @@ class ClosedFigures(Protocol):
     def bad_debt(self) -> int: ...
 
 
-class CloseEventFields(TypedDict):
-    """The fields of :class:`~prophex.engine.journal._CloseFigures` (the ``close`` and
-    ``pm_close`` events share them), as keyword arguments mypy checks."""
-
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
-    proceeds: int
-    cost: int
-    pnl: int
-    fee: int
-    fund_draw: int
-    haircut: int
-    bad_debt: int
+CloseEventHead = tuple[str, str, str, int, int, int, int, int, int, int, int, int]
+"""The leading fields of the ``close`` and ``pm_close`` events, positionally (see
+:class:`~prophex.engine.journal._CloseFigures` for their names and order)."""
 
 
-def close_event_fields(account: str, plan: ClosedFigures) -> CloseEventFields:
+def close_event_head(account: str, plan: ClosedFigures) -> CloseEventHead:
     """The fields the ``close`` and ``pm_close`` events share, in their journal order."""
-    market = plan.market
-    return {
-        "account": account,
-        "market": market.id,
-        "side": plan.position.side,
-        "position": plan.position.id,
-        "notional": plan.closing,
-        "proceeds": plan.proceeds,
-        "cost": plan.cost_part,
-        "pnl": plan.realized,
-        "fee": plan.fee,
-        "fund_draw": plan.fund_draw,
-        "haircut": plan.haircut,
-        "bad_debt": plan.bad_debt,
-    }
+    position = plan.position
+    return (
+        account,
+        plan.market.id,
+        position.side,
+        position.id,
+        plan.closing,
+        plan.proceeds,
+        plan.cost_part,
+        plan.realized,
+        plan.fee,
+        plan.fund_draw,
+        plan.haircut,
+        plan.bad_debt,
+    )
 
 
 def close_result(
@@ -381,7 +368,7 @@ def close_position(core: Core, c: Close) -> CloseResult:
     _apply_close(core, plan)
     position, market = plan.position, plan.market
     core.commit(
-        ev.Closed(**close_event_fields(c.account, plan), oi_a=market.oi("A"), oi_b=market.oi("B")),
+        ev.Closed(*close_event_head(c.account, plan), oi_a=market.oi("A"), oi_b=market.oi("B")),
         plan.journal,
     )
     liquidate(core, market, (position.side,))

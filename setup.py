@@ -16,14 +16,10 @@ from pathlib import Path
 
 from setuptools import setup
 
-PURE_ONLY = {"prophex/engine/journal.py"}
-"""Stays Python in the compiled build: its event dataclasses carry ``ClassVar`` constants
-(``KIND``, ``RENAMES``) that mypyc hands to ``dataclasses`` as ordinary fields."""
-
-
 def compiled_modules() -> list[str]:
+    """``prophex/money.py`` and every module of ``prophex/engine/``."""
     engine = sorted(p.as_posix() for p in Path("prophex/engine").rglob("*.py"))
-    return ["prophex/money.py", *(p for p in engine if p not in PURE_ONLY)]
+    return ["prophex/money.py", *engine]
 
 
 if os.environ.get("PROPHEX_COMPILE") == "1":

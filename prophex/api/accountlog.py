@@ -30,8 +30,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from prophex.api import views
+from prophex.api.deferred import DeferredWriter
 from prophex.api.history import order_id_of, txn_data
-from prophex.api.records import ORDER_KINDS, DeferredWriter, fill_of, now_us, rfc3339
+from prophex.api.order_render import ORDER_KINDS, fill_of, now_us, rfc3339
 from prophex.engine.events import Receipt
 from prophex.ledger import schema
 from prophex.money import format_usd

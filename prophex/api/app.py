@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prophex.api.accountlog import AccountLog
 from prophex.api.batching import BlockResult, BlockWriter
 from prophex.api.dashboard import install as install_dashboard
+from prophex.api.deferred import DeferredWriter
 from prophex.api.deps import AppContext, Ctx, Public, reject_unknown_query
 from prophex.api.errors import PayloadTooLarge, install_error_handlers, problem_response
 from prophex.api.fastpath import OrderFastPath
@@ -28,8 +29,9 @@ from prophex.api.hub import StreamHub
 from prophex.api.idempotency import IdempotencyStore
 from prophex.api.inputs import InputPolicy
 from prophex.api.keys import KeyStore
+from prophex.api.order_render import now_us, rfc3339
 from prophex.api.ratelimit import RateLimiter
-from prophex.api.records import DeferredWriter, OrderIndex, now_us, rfc3339
+from prophex.api.records import OrderIndex
 from prophex.api.routers import accounts, admin, feeds, fund, markets, orders, positions, stream
 from prophex.api.routers import portfolio as portfolio_routes
 from prophex.api.routers.common import problems

@@ -26,11 +26,13 @@ from prophex.api.accountlog import AccountLog
 from prophex.api.errors import WriteUnavailable
 from prophex.api.history import order_id_of
 from prophex.api.hub import PublishedTxn, txn_market
-from prophex.api.records import OrderIndex, now_us
+from prophex.api.order_render import now_us
+from prophex.api.records import OrderIndex
 from prophex.api.views import market_view
 from prophex.chain.sequencer import Outcome, Sequencer
 from prophex.engine.commands import Command
 from prophex.engine.events import Receipt
+from prophex.engine.results import ClockResult
 from prophex.errors import ProphexError
 
 log = logging.getLogger("prophex.api.writer")
@@ -160,8 +162,8 @@ class BlockWriter:
         for command, outcome in zip(commands, outcomes, strict=True):
             if not isinstance(outcome, Receipt) or outcome.duplicate:
                 continue
-            if outcome.kind == "advance_clock":
-                time = int(outcome.result["time"])
+            if isinstance(outcome.result, ClockResult):
+                time = outcome.result.time
             executed.append((command, outcome, time))
             receipts.append((outcome, time))
             oid = order_id_of(outcome.command_seq, outcome.kind)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from prophex.engine.caps import CapHeadroom, effective_caps
 from prophex.engine.domain import PositionStatus
-from prophex.engine.events import INSURANCE_FUND, Journal, Receipt, Transaction
-from prophex.engine.journal import Event, encode, kind_of
+from prophex.engine.events import INSURANCE_FUND, Journal, Transaction
+from prophex.engine.journal import Event, kind_of
 from prophex.engine.liquidation import HeapEntry
 from prophex.engine.state import Market, Position, State
 from prophex.errors import InsufficientBalance, InvariantViolation, NotFound
@@ -26,25 +26,26 @@ class Core:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.receipt: Receipt | None = None
+        self.transactions: list[Transaction] | None = None
+        """The transactions of the command being executed (None between commands)."""
 
     def __reduce__(self) -> tuple[type[Core], tuple[State]]:
-        return Core, (self.state,)  # copied between commands, when no receipt is being built
+        return Core, (self.state,)  # copied between commands, when no command is executing
 
     # ------------------------------------------------------------------ transactions
 
     def commit(self, event: Event, journal: Journal) -> Transaction:
-        """Append one balanced transaction to the receipt being built and apply its postings.
-        The transaction's ``data`` is the event in its canonical journal form."""
+        """Append one balanced transaction to the command being executed and apply its
+        postings. The transaction carries the typed event; its canonical journal form is
+        encoded only when the ledger, the chain or a feed asks for it."""
+        transactions = self.transactions
+        if transactions is None:  # an explicit check: it must survive ``python -O``
+            raise InvariantViolation("a transaction was committed outside a command")
         state = self.state
         state.txn_seq += 1
-        txn = Transaction(
-            seq=state.txn_seq, kind=kind_of(event), postings=journal.postings, data=encode(event)
-        )
+        txn = Transaction(state.txn_seq, kind_of(event), journal.postings, event)
         state.apply_postings(journal.postings)
-        if self.receipt is None:  # an explicit check: it must survive ``python -O``
-            raise InvariantViolation("a transaction was committed outside a command")
-        self.receipt.transactions.append(txn)
+        transactions.append(txn)
         return txn
 
     def pending(self, journal: Journal, account: str) -> int:

@@ -6,7 +6,12 @@ written with plain strings keep working, and the canonical JSON is unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+"""A JSON value (parameter tables, market rows: ``Params`` and ``Market.to_row()`` as JSON)."""
+JsonObject = Mapping[str, JsonValue]
 
 
 class Side(StrEnum):
@@ -46,3 +51,10 @@ SIDES: tuple[Side, Side] = (Side.A, Side.B)
 
 OTHER: dict[str, Side] = {Side.A: Side.B, Side.B: Side.A}
 """The opposite side, looked up by a plain string or a :class:`Side` (``OTHER["A"] is Side.B``)."""
+
+
+class MarginMode(StrEnum):
+    """How an account is margined: each position on its own, or the whole book at once."""
+
+    ISOLATED = "isolated"
+    PORTFOLIO = "portfolio"

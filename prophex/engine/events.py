@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from prophex.engine.journal import Event, encode
+from prophex.engine.results import Result, to_json
 from prophex.errors import InvariantViolation
 
 Posting = tuple[str, int]
@@ -47,12 +49,24 @@ def pm_margin_account(account: str) -> str:
 
 @dataclass(slots=True)
 class Transaction:
-    """One balanced ledger transaction. ``data`` describes what happened, for feeds and reports."""
+    """One balanced ledger transaction. ``event`` is the typed record of what happened, for
+    feeds and reports; ``data`` is its canonical journal form (:func:`journal.encode`), which
+    the ledger stores and the chain hashes, computed on first use only: the in-memory engine
+    never needs it."""
 
     seq: int
     kind: str
     postings: list[Posting]
-    data: dict[str, Any]
+    event: Event
+    _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The canonical journal dict of :attr:`event` (encoded once, then cached)."""
+        data = self._data
+        if data is None:
+            data = self._data = encode(self.event)
+        return data
 
     def imbalance(self) -> int:
         return sum(amount for _, amount in self.postings)
@@ -60,20 +74,21 @@ class Transaction:
 
 @dataclass(slots=True)
 class Receipt:
-    """The outcome of one accepted command: its transactions and a result for the caller."""
+    """The outcome of one accepted command: its transactions and its typed result."""
 
     command_seq: int
     kind: str
-    transactions: list[Transaction] = field(default_factory=list)
-    result: dict[str, Any] = field(default_factory=dict)
+    transactions: list[Transaction]
+    result: Result
     duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The receipt as JSON (the result through :func:`results.to_json`)."""
         return {
             "command_seq": self.command_seq,
             "kind": self.kind,
             "duplicate": self.duplicate,
-            "result": self.result,
+            "result": to_json(self.result),
             "transactions": [
                 {"seq": t.seq, "kind": t.kind, "postings": t.postings, "data": t.data}
                 for t in self.transactions

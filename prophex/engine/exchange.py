@@ -52,14 +52,15 @@ from prophex.engine.controllers.system import MAX_FUNDING_INTERVALS_PER_COMMAND
 from prophex.engine.controllers.trading import OpenPlan
 from prophex.engine.core import Core
 from prophex.engine.domain import OTHER
-from prophex.engine.events import INSURANCE_FUND, Receipt, vault_account
+from prophex.engine.events import INSURANCE_FUND, Receipt, Transaction, vault_account
 from prophex.engine.limits import check_command as check_limits
 from prophex.engine.pickling import register_engine
+from prophex.engine.results import ORDER_RESULTS, Result, StoredOrder
 from prophex.engine.state import Market, Position, State, canonical_json
-from prophex.errors import DuplicateClientOrderId, InvalidCommand
+from prophex.errors import DuplicateClientOrderId, InvalidCommand, InvariantViolation
 from prophex.params import Params, profile
 
-Handler = Callable[[Core, Any], dict[str, Any]]
+Handler = Callable[[Core, Any], Result]
 
 HANDLERS: dict[type[Any], Handler] = {
     Genesis: system.genesis,
@@ -122,19 +123,22 @@ class Exchange:
         if client_key is not None and client_key in state.client_orders:
             return _idempotent_replay(state, command, client_key)
         check_limits(state, command)  # storage bounds (fail-stop writer), before any mutation
-        receipt = Receipt(command_seq=state.command_seq + 1, kind=command_type(command))
+        transactions: list[Transaction] = []
         core = self._core
-        core.receipt = receipt
+        core.transactions = transactions
         try:
-            receipt.result = handler(core, command)
+            result = handler(core, command)
             if state.margin_modes:  # portfolio accounts: account-level liquidation pass
-                pm_risk.risk_pass(core, receipt)
+                pm_risk.risk_pass(core, transactions)
         finally:
-            core.receipt = None
+            core.transactions = None
         state.command_seq += 1
+        receipt = Receipt(state.command_seq, command_type(command), transactions, result)
         if client_key is not None:
-            stored = {**receipt.result, "command_seq": receipt.command_seq}
-            state.client_orders[client_key] = (canonical_json(to_dict(command)), stored)
+            if not isinstance(result, ORDER_RESULTS):
+                raise InvariantViolation(f"{receipt.kind} returned no order result")
+            fingerprint = canonical_json(to_dict(command))
+            state.client_orders[client_key] = StoredOrder(fingerprint, state.command_seq, result)
             state.dirty_client_orders.add(client_key)
         return receipt
 
@@ -181,18 +185,13 @@ def _client_key(command: Command) -> tuple[str, str] | None:
 
 
 def _idempotent_replay(state: State, command: Command, key: tuple[str, str]) -> Receipt:
-    fingerprint, result = state.client_orders[key]
-    if fingerprint != canonical_json(to_dict(command)):
+    stored = state.client_orders[key]
+    if stored.fingerprint != canonical_json(to_dict(command)):
         raise DuplicateClientOrderId(
             f"client_order_id {key[1]!r} was already used for a different request",
             client_order_id=key[1],
         )
-    return Receipt(
-        command_seq=int(result["command_seq"]),
-        kind=command_type(command),
-        result=dict(result),
-        duplicate=True,
-    )
+    return Receipt(stored.command_seq, command_type(command), [], stored.result, duplicate=True)
 
 
 register_engine()

@@ -4,80 +4,119 @@ Controllers build these; :func:`encode` turns an event into the transaction ``da
 the ledger stores, the chain hashes and the API maps (the canonical form, version
 :data:`JOURNAL_VERSION`), and :func:`decode` turns it back, field by field. The field order is
 the key order of the dict, so the canonical bytes are exactly what they were before the events
-were typed.
+were typed. Events that share fields share a base class (a dataclass subclass appends its own
+fields after its base's, which is the journal order), so each field list is written once.
+
+The kind of each class and the journal keys that differ from attribute names live in the
+module-level tables :data:`EVENT_KINDS` and :data:`RENAMES`, not in class constants: mypyc
+compiles this module, and it would hand class-level constants to ``dataclasses`` as fields.
+Parameter tables (``Genesis``, ``ParamsSet``) and the created market's row stay JSON objects
+(:data:`~prophex.engine.domain.JsonObject`): they are ``Params`` and ``Market.to_row()`` as
+JSON, typed where they are read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any
+
+from prophex.engine.domain import JsonObject
 
 JOURNAL_VERSION = 1
 """Version of the transaction ``data`` layout; bump it with a migration when a field changes."""
 
 
-@dataclass(frozen=True, slots=True)
-class Genesis:
-    KIND: ClassVar[str] = "genesis"
-    params: dict[str, Any]
+# ---------------------------------------------------------------------- shared field lists
 
 
 @dataclass(frozen=True, slots=True)
-class ParamsSet:
-    KIND: ClassVar[str] = "set_params"
-    params: dict[str, Any]
+class _ParamsEvent:
+    params: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class _StatusChange:
+    market: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class _WalletMove:
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Fill:
+    """The head of every fill and liquidation: whose position, where, which side, how much."""
+
+    account: str
+    market: str
+    side: str
+    position: int
+    notional: int
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseFigures(_Fill):
+    """What an isolated and a portfolio close both journal."""
+
+    proceeds: int
+    cost: int
+    pnl: int
+    fee: int
+    fund_draw: int
+    haircut: int
+    bad_debt: int
+
+
+# ---------------------------------------------------------------------- the events
+
+
+@dataclass(frozen=True, slots=True)
+class Genesis(_ParamsEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ParamsSet(_ParamsEvent):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
 class ClockAdvanced:
-    KIND: ClassVar[str] = "clock"
-    RENAMES: ClassVar[dict[str, str]] = {"start": "from", "end": "to"}
     start: int
     end: int
 
 
 @dataclass(frozen=True, slots=True)
 class MarketCreated:
-    KIND: ClassVar[str] = "create_market"
-    market: dict[str, Any]
+    market: JsonObject
 
 
 @dataclass(frozen=True, slots=True)
-class MarketHalted:
-    KIND: ClassVar[str] = "halt"
-    market: str
-    status: str
+class MarketHalted(_StatusChange):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class MarketResumed:
-    KIND: ClassVar[str] = "resume"
-    market: str
-    status: str
+class MarketResumed(_StatusChange):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class Deposited:
-    KIND: ClassVar[str] = "deposit"
-    account: str
-    amount: int
+class Deposited(_WalletMove):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class Withdrawn:
-    KIND: ClassVar[str] = "withdraw"
-    account: str
-    amount: int
+class Withdrawn(_WalletMove):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class Opened:
-    KIND: ClassVar[str] = "open"
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
+class Opened(_Fill):
     cost: int
     margin: int
     fee: int
@@ -86,40 +125,20 @@ class Opened:
 
 
 @dataclass(frozen=True, slots=True)
-class Closed:
-    KIND: ClassVar[str] = "close"
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
-    proceeds: int
-    cost: int
-    pnl: int
-    fee: int
-    fund_draw: int
-    haircut: int
-    bad_debt: int
+class Closed(_CloseFigures):
     oi_a: int
     oi_b: int
 
 
 @dataclass(frozen=True, slots=True)
 class MarginAdded:
-    KIND: ClassVar[str] = "add_margin"
     account: str
     position: int
     amount: int
 
 
 @dataclass(frozen=True, slots=True)
-class Liquidated:
-    KIND: ClassVar[str] = "liquidation"
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
+class Liquidated(_Fill):
     cost_basis: int
     seized_margin: int
     mark_num: int
@@ -134,7 +153,6 @@ class Liquidated:
 
 @dataclass(frozen=True, slots=True)
 class FundingPaid:
-    KIND: ClassVar[str] = "funding"
     market: str
     rate_ppm: int
     rate_num: int
@@ -147,7 +165,6 @@ class FundingPaid:
 class Settled:
     """A resolution (``outcome`` A, B or UNKNOWN) or a void (``outcome`` None)."""
 
-    KIND: ClassVar[str] = "resolve"
     market: str
     outcome: str | None
     owed_to_winners: int
@@ -168,7 +185,6 @@ class SettledBatch:
     """Several markets resolved at once, a fund shortfall shared across all their winners
     (:mod:`prophex.engine.controllers.batch_settlement`)."""
 
-    KIND: ClassVar[str] = "resolve_batch"
     markets: list[str]
     owed_to_winners: int
     total_shortfall: int
@@ -178,28 +194,21 @@ class SettledBatch:
     haircut_total: int
     loss_sharing: str
     fund_net_draw: int
-    per_market: dict[str, dict[str, Any]]
+    per_market: dict[str, dict[str, int | str]]
 
 
 @dataclass(frozen=True, slots=True)
 class MarginModeSet:
     """An account switched between isolated and portfolio margin (only while flat)."""
 
-    KIND: ClassVar[str] = "margin_mode"
     account: str
     mode: str
 
 
 @dataclass(frozen=True, slots=True)
-class PortfolioOpened:
+class PortfolioOpened(_Fill):
     """A portfolio-mode open: the fill, and the lock moved to the book's new requirement."""
 
-    KIND: ClassVar[str] = "pm_open"
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
     cost: int
     fee: int
     requirement: int
@@ -209,22 +218,9 @@ class PortfolioOpened:
 
 
 @dataclass(frozen=True, slots=True)
-class PortfolioClosed:
+class PortfolioClosed(_CloseFigures):
     """A portfolio-mode close: realised PnL against the vault, and the lock re-set."""
 
-    KIND: ClassVar[str] = "pm_close"
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
-    proceeds: int
-    cost: int
-    pnl: int
-    fee: int
-    fund_draw: int
-    haircut: int
-    bad_debt: int
     requirement: int
     lock_change: int
     oi_a: int
@@ -232,15 +228,9 @@ class PortfolioClosed:
 
 
 @dataclass(frozen=True, slots=True)
-class PortfolioLiquidated:
+class PortfolioLiquidated(_Fill):
     """One position of a liquidated portfolio account (one transaction per position)."""
 
-    KIND: ClassVar[str] = "pm_liquidation"
-    account: str
-    market: str
-    side: str
-    position: int
-    notional: int
     cost_basis: int
     exit_proceeds: int
     mark_num: int
@@ -258,7 +248,6 @@ class PortfolioLiquidated:
 class PortfolioRelocked:
     """A portfolio account's lock re-set after one of its markets settled."""
 
-    KIND: ClassVar[str] = "pm_lock"
     account: str
     requirement: int
     locked: int
@@ -287,37 +276,41 @@ Event = (
     | PortfolioRelocked
 )
 
-EVENT_TYPES: dict[str, type[Any]] = {
-    cls.KIND: cls
-    for cls in (
-        Genesis,
-        ParamsSet,
-        ClockAdvanced,
-        MarketCreated,
-        MarketHalted,
-        MarketResumed,
-        Deposited,
-        Withdrawn,
-        Opened,
-        Closed,
-        MarginAdded,
-        Liquidated,
-        FundingPaid,
-        Settled,
-        SettledBatch,
-        MarginModeSet,
-        PortfolioOpened,
-        PortfolioClosed,
-        PortfolioLiquidated,
-        PortfolioRelocked,
-    )
+EVENT_KINDS: dict[type[Any], str] = {
+    Genesis: "genesis",
+    ParamsSet: "set_params",
+    ClockAdvanced: "clock",
+    MarketCreated: "create_market",
+    MarketHalted: "halt",
+    MarketResumed: "resume",
+    Deposited: "deposit",
+    Withdrawn: "withdraw",
+    Opened: "open",
+    Closed: "close",
+    MarginAdded: "add_margin",
+    Liquidated: "liquidation",
+    FundingPaid: "funding",
+    Settled: "resolve",  # or "void": see :func:`kind_of`
+    SettledBatch: "resolve_batch",
+    MarginModeSet: "margin_mode",
+    PortfolioOpened: "pm_open",
+    PortfolioClosed: "pm_close",
+    PortfolioLiquidated: "pm_liquidation",
+    PortfolioRelocked: "pm_lock",
 }
+"""Event class -> the transaction kind it is journalled as."""
+
+RENAMES: dict[type[Any], dict[str, str]] = {ClockAdvanced: {"start": "from", "end": "to"}}
+"""Per class, the journal keys that differ from attribute names (``from`` is a keyword)."""
+
+EVENT_TYPES: dict[str, type[Any]] = {kind: cls for cls, kind in EVENT_KINDS.items()}
 EVENT_TYPES["void"] = Settled
+"""Transaction kind -> event class (the inverse of :data:`EVENT_KINDS`)."""
 
 
 def kind_of(event: Event) -> str:
     """The transaction kind an event is journalled as."""
-    return event.kind if isinstance(event, Settled) else event.KIND
+    return event.kind if isinstance(event, Settled) else EVENT_KINDS[type(event)]
 
 
 _LAYOUTS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
@@ -326,23 +319,22 @@ because ``dataclasses.fields`` per call was the largest single cost of a command
 
 
 def _layout(cls: type[Any]) -> tuple[tuple[str, str], ...]:
-    renames: dict[str, str] = getattr(cls, "RENAMES", {})
-    layout = tuple((f.name, renames.get(f.name, f.name)) for f in fields(cls))
-    _LAYOUTS[cls] = layout
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        renames = RENAMES.get(cls, {})
+        layout = tuple((f.name, renames.get(f.name, f.name)) for f in fields(cls))
+        _LAYOUTS[cls] = layout
     return layout
 
 
 def encode(event: Event) -> dict[str, Any]:
-    """The transaction ``data`` dict of ``event`` (canonical form, field order = key order)."""
-    layout = _LAYOUTS.get(type(event))
-    if layout is None:
-        layout = _layout(type(event))
-    return {key: getattr(event, name) for name, key in layout}
+    """The transaction ``data`` dict of ``event`` (canonical form, field order = key order).
+    It is the JSON boundary of the engine (stored, hashed, streamed), hence a JSON dict."""
+    return {key: getattr(event, name) for name, key in _layout(type(event))}
 
 
-def decode(kind: str, data: dict[str, Any]) -> Event:
+def decode(kind: str, data: Mapping[str, Any]) -> Event:
     """The typed event of a journalled transaction (inverse of :func:`encode`)."""
     cls = EVENT_TYPES[kind]
-    renames: dict[str, str] = getattr(cls, "RENAMES", {})
-    event: Event = cls(**{f.name: data[renames.get(f.name, f.name)] for f in fields(cls)})
+    event: Event = cls(**{name: data[key] for name, key in _layout(cls)})
     return event

@@ -16,6 +16,7 @@ import orjson
 
 from prophex.engine.events import EXTERNAL, pm_margin_account, position_account, wallet_account
 from prophex.engine.liquidation import LiquidationIndex
+from prophex.engine.results import StoredOrder
 from prophex.params import Params, Rules
 
 MarketStatus = str  # "open" | "halted" | "resolved" | "voided"
@@ -137,7 +138,7 @@ class State:
     open_by_key: dict[tuple[str, str, str], int] = field(default_factory=dict)
     open_in_market: dict[str, set[int]] = field(default_factory=dict)
     wallet_notional: dict[tuple[str, str], int] = field(default_factory=dict)
-    client_orders: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    client_orders: dict[tuple[str, str], StoredOrder] = field(default_factory=dict)
     dirty_accounts: set[str] = field(default_factory=set)
     dirty_positions: set[int] = field(default_factory=set)
     dirty_markets: set[str] = field(default_factory=set)

@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt
 from prophex.engine.liquidation import LiquidationIndex
+from prophex.engine.results import StoredOrder
+from prophex.engine.results import to_json as result_json
 from prophex.engine.state import Market, Position, State, canonical_json
 from prophex.errors import WriterFenced
 from prophex.ledger import codecs, schema
@@ -176,7 +178,10 @@ class Store:
             state.positions[row.id] = Position(**codecs.POSITIONS.fields(row))
         for row in conn.execute(select(schema.client_orders)):
             key = (row.account, row.client_order_id)
-            state.client_orders[key] = (row.fingerprint, json.loads(row.result))
+            kind = json.loads(row.fingerprint)["type"]
+            state.client_orders[key] = StoredOrder.from_json(
+                row.fingerprint, kind, json.loads(row.result)
+            )
         for row in conn.execute(select(schema.margin_accounts)):
             state.margin_modes[row.account] = row.mode
             state.pm_requirement[row.account] = row.requirement
@@ -289,7 +294,7 @@ class Store:
         if state.dirty_client_orders:
             orders = state.client_orders
             rows = [  # codecs.CLIENT_ORDERS
-                (key[0], key[1], orders[key][0], canonical_json(orders[key][1]))
+                (key[0], key[1], orders[key].fingerprint, canonical_json(orders[key].to_json()))
                 for key in sorted(state.dirty_client_orders)
             ]
             conn.exec_driver_sql(sql["client_orders"], rows)
@@ -330,7 +335,7 @@ def journal_rows(
         receipt = entry.receipt
         seq = receipt.command_seq
         receipt_text = canonical_json(
-            {"result": receipt.result, "txns": [t.seq for t in receipt.transactions]}
+            {"result": result_json(receipt.result), "txns": [t.seq for t in receipt.transactions]}
         )
         payload = canonical_json(to_dict(entry.command))
         command_rows.append((seq, height, receipt.kind, payload, receipt_text))

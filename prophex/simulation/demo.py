@@ -30,6 +30,7 @@ from prophex.engine.commands import (
 from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, TREASURY, Receipt, vault_account
 from prophex.engine.positions import liquidation_price
+from prophex.engine.results import CloseResult, OpenResult, SettleResult, expect
 from prophex.errors import ProphexError
 from prophex.money import MICRO, format_price, format_usd
 from prophex.params import profile
@@ -114,25 +115,25 @@ class Demo:
         for name in ("alice", "bob"):
             self.run(Deposit(name, 5_000 * USD))
         self.say(f"  market w1 created: {self.odds('w1')}")
-        alice = self.run(Open("alice", "w1", "A", 300 * USD, 500)).result
+        alice = expect(self.run(Open("alice", "w1", "A", 300 * USD, 500)).result, OpenResult)
         self.say(
             f"  Alice opens A: margin 300 x 5 = notional 1,500; pays "
-            f"{format_usd(alice['cost'])} (average price "
-            f"{format_price(alice['cost'], alice['notional'])}) "
-            f"+ fee {format_usd(alice['fee'])}\n    -> {self.odds('w1')}   [source: 0.565]"
+            f"{format_usd(alice.cost)} (average price "
+            f"{format_price(alice.cost, alice.notional)}) "
+            f"+ fee {format_usd(alice.fee)}\n    -> {self.odds('w1')}   [source: 0.565]"
         )
-        bob = self.run(Open("bob", "w1", "B", 200 * USD, 300)).result
+        bob = expect(self.run(Open("bob", "w1", "B", 200 * USD, 300)).result, OpenResult)
         self.say(
             f"  Bob opens B: margin 200 x 3 = notional 600; average B price "
-            f"{format_price(bob['cost'], bob['notional'])}\n"
+            f"{format_price(bob.cost, bob.notional)}\n"
             f"    -> {self.odds('w1')}   [source: 0.537]"
         )
-        closed = self.run(Close("alice", alice["position_id"])).result
+        closed = expect(self.run(Close("alice", alice.position_id)).result, CloseResult)
         self.say(
             "  Alice closes at average "
-            f"{format_price(closed['proceeds'], closed['closed_notional'])}: "
-            f"realised PnL {format_usd(closed['realized_pnl'])} USD (fee "
-            f"{format_usd(closed['fee'])} on top)\n    -> {self.odds('w1')}\n"
+            f"{format_price(closed.proceeds, closed.closed_notional)}: "
+            f"realised PnL {format_usd(closed.realized_pnl)} USD (fee "
+            f"{format_usd(closed.fee)} on top)\n    -> {self.odds('w1')}\n"
         )
 
     # ------------------------------------------------------------------ part 2
@@ -149,8 +150,10 @@ class Demo:
         table = Table("trader", "margin", "lev", "notional", "entry", "liq. price")
         for name, margin, lev in traders:
             self.run(Deposit(name, 2_000 * USD))
-            result = self.run(Open(name, "cascade", "A", margin * USD, lev)).result
-            position = self.seq.state.positions[result["position_id"]]
+            opened = expect(
+                self.run(Open(name, "cascade", "A", margin * USD, lev)).result, OpenResult
+            )
+            position = self.seq.state.positions[opened.position_id]
             liq = liquidation_price(position.cost_basis, position.margin, position.notional)
             table.add_row(
                 name,
@@ -222,13 +225,13 @@ class Demo:
                 f"after collecting from losers -> shortfall {format_usd(predicted['shortfall'])}"
             )
         fund_before = self.balance(INSURANCE_FUND)
-        result = self.run(Resolve("skew", "B")).result
+        result = expect(self.run(Resolve("skew", "B")).result, SettleResult)
         self.say(
-            f"  [bold]B wins[/]: {result['positions_settled']} positions settled. Winners were "
-            f"owed {format_usd(result['owed_to_winners'])} USD profit; the insurance fund paid "
-            f"[bold]{format_usd(result['fund_draw'])}[/] USD of vault shortfall; haircuts "
-            f"{format_usd(result['haircut_total'])} USD; vault surplus returned to the fund "
-            f"{format_usd(result['surplus_to_fund'])} USD."
+            f"  [bold]B wins[/]: {result.positions_settled} positions settled. Winners were "
+            f"owed {format_usd(result.owed_to_winners)} USD profit; the insurance fund paid "
+            f"[bold]{format_usd(result.fund_draw)}[/] USD of vault shortfall; haircuts "
+            f"{format_usd(result.haircut_total)} USD; vault surplus returned to the fund "
+            f"{format_usd(result.surplus_to_fund)} USD."
         )
         losers = [
             p for p in self.seq.state.positions.values() if p.market == "skew" and p.side == "A"

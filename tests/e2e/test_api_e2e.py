@@ -35,7 +35,7 @@ class Replay:
         self.exchange = Exchange.create(profile("launch"))
         self.last: Receipt | None = None
 
-    def apply(self, **body: Any) -> dict[str, Any]:
+    def apply(self, **body: Any) -> Any:
         self.last = self.exchange.apply(parse_user_command(body))
         return self.last.result
 
@@ -92,7 +92,7 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             type="open", account=a, market=MARKET, side="A", margin="100", leverage="3",
             client_order_id="alice-1",
         )  # fmt: skip
-        assert str(opened.cost) == format_usd(expected["cost"]) == str(quote.cost)
+        assert str(opened.cost) == format_usd(expected.cost) == str(quote.cost)
         assert not opened.duplicate
         again = alice.open_order(MARKET, "A", "100", "3", client_order_id="alice-1")
         assert again.duplicate and again.command_seq == opened.command_seq
@@ -116,12 +116,12 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             type="close", account=a, position_id=position_id, notional="100",
             client_order_id="alice-2",
         )  # fmt: skip
-        assert str(closed.proceeds) == format_usd(expected["proceeds"])
-        assert str(closed.realized_pnl) == format_usd(expected["realized_pnl"])
+        assert str(closed.proceeds) == format_usd(expected.proceeds)
+        assert str(closed.realized_pnl) == format_usd(expected.realized_pnl)
         assert str(closed.remaining_notional) == "200"
         added = alice.add_margin(position_id, "10")
         expected = replay.apply(type="add_margin", account=a, position_id=position_id, amount="10")
-        assert str(added.margin) == format_usd(expected["margin"])
+        assert str(added.margin) == format_usd(expected.margin)
         assert str(alice.account().wallet_balance) == replay.wallet(a)
 
         # A failing check names itself, with the exact figures.
@@ -137,7 +137,7 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
             type="open", account=b, market=MARKET, side="B", margin="1000", leverage="3",
             client_order_id="bob-1",
         )  # fmt: skip
-        assert str(pushed.cost) == format_usd(expected["cost"])
+        assert str(pushed.cost) == format_usd(expected.cost)
         assert len(pushed.liquidations) == 1
         liquidated = alice.position(position_id)
         assert liquidated.status == "liquidated"
@@ -164,7 +164,7 @@ def test_bot_lifecycle_settles_to_the_micro_dollar(db_url: str) -> None:
         assert resolved.market.status == "resolved"
         assert str(resolved.market.settlement_price_a) == "0.000000"
         assert resolved.resolution is not None
-        assert str(resolved.resolution.owed_to_winners) == format_usd(expected["owed_to_winners"])
+        assert str(resolved.resolution.owed_to_winners) == format_usd(expected.owed_to_winners)
 
         # Settlements received, exactly as the engine paid them.
         resolve_txn = next(

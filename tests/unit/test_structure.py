@@ -5,8 +5,8 @@ method) under ``MAX_FUNCTION_LINES`` lines, decorators excluded, docstring inclu
 C901/PLR0912/PLR0915 bound complexity (pyproject.toml); this bounds size, which ruff does not.
 The layer contract (who may import whom) is tests/unit/test_layers.py.
 
-``ALLOWED_OVER`` lists the only modules still exempt, each owned by another change in flight;
-they leave the list when that change is merged (docs/decisions.md, D140).
+``ALLOWED_OVER`` lists the only modules exempt (none since the changes that owned them merged;
+docs/decisions.md, D140).
 """
 
 from __future__ import annotations
@@ -19,16 +19,7 @@ MAX_FILE_LINES = 400
 """A module has fewer lines than this (blank lines and docstrings count)."""
 MAX_FUNCTION_LINES = 70
 """A function has fewer lines than this (from ``def`` to its last line)."""
-ALLOWED_OVER: dict[str, str] = {
-    # the store's block writes and state load: being split by the storage-codec change
-    "ledger/store.py": "storage codecs driven by table columns (issue 14)",
-    # the sequencer's blocks, fail-stop and recovery: being reworked with the store
-    "chain/sequencer.py": "sequencer rework with the store (issue 14)",
-    # the API's order/fill records: being typed (helper `typed`)
-    "api/records.py": "typed results (issue 14)",
-    # replay from genesis: being reworked with the journal codec (helper `schema`)
-    "audit/replay.py": "journal codec (issue 14)",
-}
+ALLOWED_OVER: dict[str, str] = {}
 """Modules exempt from both limits, with the change that owns them. Nothing else may be."""
 
 

@@ -13,10 +13,11 @@ from prophex.api.deps import Caller, Ctx, Public, Reader, Trader, Withdrawer
 from prophex.api.errors import ScopeRequired
 from prophex.api.history import order_id_of, parse_cursor, parse_pair_cursor
 from prophex.api.keys import KeyRecord, new_account_id
-from prophex.api.records import ORDER_KINDS, now_us, rfc3339
+from prophex.api.order_render import ORDER_KINDS, now_us, rfc3339
 from prophex.api.routers.common import CursorQ, IdemKey, Limit, problems, user_command
 from prophex.api.routers.orders import json_answer
 from prophex.engine.events import pm_margin_account, position_account, wallet_account
+from prophex.engine.results import BalanceResult, expect
 from prophex.errors import NotFound
 from prophex.money import format_usd
 
@@ -67,7 +68,7 @@ async def _move(
         receipt = await ctx.writer.submit(command)
         result = s.BalanceChange(
             account=caller.account,
-            wallet_balance=format_usd(int(receipt.result["balance"])),
+            wallet_balance=format_usd(expect(receipt.result, BalanceResult).balance),
             command_seq=receipt.command_seq,
             txn_seq=receipt.transactions[0].seq,
             sim_time=ctx.sequencer.state.time,

@@ -15,6 +15,7 @@ from prophex.api import views
 from prophex.api.deps import Admin, Ctx
 from prophex.api.routers.common import problems, user_command
 from prophex.engine.commands import SetParams
+from prophex.engine.results import ClockResult, ParamsResult, expect
 from prophex.money import format_usd
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
@@ -111,7 +112,8 @@ async def set_params(ctx: Ctx, body: s.ParamsRequest) -> s.ParamsView:
     """Override parameters in force (validated as a whole; the profile becomes custom)."""
     overrides = body.params.model_dump(exclude_none=True)
     receipt = await ctx.writer.submit(SetParams(params=overrides))
-    return s.ParamsView(command_seq=receipt.command_seq, params=receipt.result["params"])
+    params = dict(expect(receipt.result, ParamsResult).params)
+    return s.ParamsView(command_seq=receipt.command_seq, params=params)
 
 
 @router.post(
@@ -123,8 +125,9 @@ async def set_params(ctx: Ctx, body: s.ParamsRequest) -> s.ParamsView:
 async def advance_clock(ctx: Ctx, body: s.ClockRequest) -> s.ClockView:
     """Move simulated time forward; funding intervals crossed are paid on the way."""
     receipt = await ctx.writer.submit(user_command("advance_clock", seconds=body.seconds))
+    result = expect(receipt.result, ClockResult)
     return s.ClockView(
         command_seq=receipt.command_seq,
-        time=int(receipt.result["time"]),
-        funding_payments=format_usd(int(receipt.result["funding_payments"])),
+        time=result.time,
+        funding_payments=format_usd(result.funding_payments),
     )

@@ -15,7 +15,7 @@ from prophex.api.deps import AppContext, Caller, Ctx, Reader, Trader
 from prophex.api.errors import quota_headers
 from prophex.api.history import parse_cursor
 from prophex.api.idempotency import REPLAYED_HEADER
-from prophex.api.records import parse_order_id
+from prophex.api.order_render import parse_order_id
 from prophex.api.routers.common import IdemKey, Limit, problems, user_command
 from prophex.engine.commands import Open
 from prophex.engine.events import wallet_account

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from prophex.api import schemas as s
 from prophex.api import views
 from prophex.api.deps import Ctx, Trader
+from prophex.api.order_render import order_id
 from prophex.api.portfolio_schemas import (
     ClusterView,
     MarginBreakdown,
@@ -25,12 +26,12 @@ from prophex.api.portfolio_schemas import (
     PortfolioQuote,
     PortfolioQuoteRequest,
 )
-from prophex.api.records import order_id
 from prophex.api.routers.common import IdemKey, problems, user_command
 from prophex.api.routers.orders import alias_client_order_id, json_answer, order_idempotency_key
 from prophex.engine.commands import OpenPortfolio
 from prophex.engine.events import Receipt, pm_margin_account
 from prophex.engine.pm_account import margin_report
+from prophex.engine.results import PortfolioOpenResult, expect
 from prophex.errors import InvalidCommand, ProphexError
 from prophex.margin import MarginResult
 from prophex.money import MICRO, format_usd
@@ -247,17 +248,17 @@ async def open_portfolio_order(
             client_order_id=alias_client_order_id(body.client_order_id, idempotency_key),
         )
         receipt = await ctx.writer.submit(command)
-        r = receipt.result
+        r = expect(receipt.result, PortfolioOpenResult)
         result = PortfolioOrderResult(
             command_seq=receipt.command_seq,
             order_id=order_id(receipt.command_seq),
             duplicate=receipt.duplicate,
-            position_id=int(r["position_id"]),
-            notional=format_usd(int(r["notional"])),
-            cost=format_usd(int(r["cost"])),
-            fee=format_usd(int(r["fee"])),
-            requirement=format_usd(int(r["requirement"])),
-            locked=format_usd(int(r["locked"])),
+            position_id=r.position_id,
+            notional=format_usd(r.notional),
+            cost=format_usd(r.cost),
+            fee=format_usd(r.fee),
+            requirement=format_usd(r.requirement),
+            locked=format_usd(r.locked),
             liquidations=_liquidations(receipt),
         )
         return 200, result.model_dump_json().encode()

@@ -11,7 +11,7 @@ from prophex.api import schemas as s
 from prophex.api import views
 from prophex.api.deps import Ctx, Reader, Trader
 from prophex.api.history import parse_cursor
-from prophex.api.records import now_us, rfc3339
+from prophex.api.order_render import now_us, rfc3339
 from prophex.api.routers.common import CursorQ, IdemKey, Limit, problems, user_command
 from prophex.api.routers.orders import (
     alias_client_order_id,
@@ -20,6 +20,7 @@ from prophex.api.routers.orders import (
     submit_order,
 )
 from prophex.engine.positions import liquidation_price
+from prophex.engine.results import MarginResult, expect
 from prophex.engine.state import Position, State
 from prophex.errors import NotFound
 from prophex.money import format_usd
@@ -149,7 +150,7 @@ async def add_margin(
         result = s.AddMarginResult(
             command_seq=receipt.command_seq,
             position_id=position_id,
-            margin=format_usd(int(receipt.result["margin"])),
+            margin=format_usd(expect(receipt.result, MarginResult).margin),
             liquidation_price=None if liq is None else views.price(*liq),
             sim_time=ctx.sequencer.state.time,
             wall_time=rfc3339(now_us()),

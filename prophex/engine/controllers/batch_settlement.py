@@ -37,7 +37,7 @@ from typing import Any
 from prophex.engine import journal as ev
 from prophex.engine.commands import ResolveBatch
 from prophex.engine.core import Core
-from prophex.engine.domain import MarketStatus, PositionStatus
+from prophex.engine.domain import MarketStatus, Outcome, PositionStatus
 from prophex.engine.events import (
     INSURANCE_FUND,
     Journal,
@@ -47,6 +47,7 @@ from prophex.engine.events import (
 )
 from prophex.engine.markets import SETTLEABLE, require_status
 from prophex.engine.pm_account import is_portfolio
+from prophex.engine.results import BatchMarketResult, BatchResult
 from prophex.engine.settlement import settlement_value
 from prophex.engine.state import Market, Position
 from prophex.errors import InvalidCommand
@@ -89,17 +90,19 @@ class BatchPlan:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_batch(core: Core, c: ResolveBatch) -> dict[str, Any]:
+def resolve_batch(core: Core, c: ResolveBatch) -> BatchResult:
     """Settle every market of ``c.outcomes`` at once (see the module docstring)."""
     plan = plan_batch(core, c)
     apply_batch(core, c, plan)
-    return {
+    return BatchResult(
         **plan.summary,
-        "per_market": {
-            k: {x: v[x] for x in ("outcome", "owed_to_winners", "fund_draw", "haircut_total")}
+        per_market={
+            k: BatchMarketResult(
+                Outcome(v["outcome"]), v["owed_to_winners"], v["fund_draw"], v["haircut_total"]
+            )
             for k, v in plan.per_market.items()
         },
-    }
+    )
 
 
 def _checked_markets(core: Core, c: ResolveBatch) -> list[Market]:

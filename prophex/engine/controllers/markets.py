@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prophex.engine import journal as ev
 from prophex.engine.commands import MARKET_TAGS, CreateMarket, Halt, Resume
 from prophex.engine.core import Core
 from prophex.engine.domain import MarketStatus
 from prophex.engine.events import Journal
 from prophex.engine.markets import TRANSITIONS, require_status
+from prophex.engine.results import MarketResult, StatusResult
 from prophex.engine.state import Market
 from prophex.errors import AlreadyExists
 from prophex.money import check_amount
 
 
-def create_market(core: Core, c: CreateMarket) -> dict[str, Any]:
+def create_market(core: Core, c: CreateMarket) -> MarketResult:
     state = core.state
     if c.market in state.markets:
         raise AlreadyExists(f"market {c.market!r} already exists", resource="market")
@@ -40,24 +39,22 @@ def create_market(core: Core, c: CreateMarket) -> dict[str, Any]:
     state.open_in_market[c.market] = set()
     state.dirty_markets.add(c.market)
     core.commit(ev.MarketCreated(market.to_row()), Journal())
-    return {"market": c.market}
+    return MarketResult(c.market)
 
 
-def _transition(
-    core: Core, market_id: str, action: str, new_status: MarketStatus
-) -> dict[str, Any]:
+def _transition(core: Core, market_id: str, action: str, new_status: MarketStatus) -> StatusResult:
     market = core.market(market_id)
     require_status(market_id, market.status, TRANSITIONS[action], action)
     market.status = new_status.value
     core.state.dirty_markets.add(market_id)
     event_type = ev.MarketHalted if action == "halt" else ev.MarketResumed
     core.commit(event_type(market_id, new_status.value), Journal())
-    return {"market": market_id, "status": new_status.value}
+    return StatusResult(market_id, new_status)
 
 
-def halt(core: Core, c: Halt) -> dict[str, Any]:
+def halt(core: Core, c: Halt) -> StatusResult:
     return _transition(core, c.market, "halt", MarketStatus.HALTED)
 
 
-def resume(core: Core, c: Resume) -> dict[str, Any]:
+def resume(core: Core, c: Resume) -> StatusResult:
     return _transition(core, c.market, "resume", MarketStatus.OPEN)

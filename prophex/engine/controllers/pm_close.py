@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from prophex.engine import journal as ev
 from prophex.engine import pm_book
@@ -23,6 +22,7 @@ from prophex.engine.events import (
 from prophex.engine.fees import fee_split, trading_fee
 from prophex.engine.pm_account import lock_moves, open_holdings, requirement_of
 from prophex.engine.positions import partial_shares
+from prophex.engine.results import CloseResult
 from prophex.engine.state import Market, Position
 
 
@@ -123,13 +123,13 @@ def _apply_close(core: Core, plan: PortfolioClosePlan) -> None:
     core.state.set_requirement(position.account, plan.requirement)
 
 
-def close_portfolio(core: Core, c: Close) -> dict[str, Any]:
+def close_portfolio(core: Core, c: Close) -> CloseResult:
     plan = plan_close_portfolio(core, c)
     _apply_close(core, plan)
     position, market = plan.position, plan.market
     core.commit(
         ev.PortfolioClosed(
-            **trading.close_event_fields(c.account, plan),
+            *trading.close_event_head(c.account, plan),
             requirement=plan.requirement,
             lock_change=plan.lock_change,
             oi_a=market.oi("A"),
@@ -138,8 +138,6 @@ def close_portfolio(core: Core, c: Close) -> dict[str, Any]:
         plan.journal,
     )
     liquidate(core, market, (position.side,))
-    return {
-        **trading.close_result(plan),
-        "requirement": plan.requirement,
-        "locked": core.state.balance(pm_margin_account(c.account)),
-    }
+    return trading.close_result(
+        plan, plan.requirement, core.state.balance(pm_margin_account(c.account))
+    )

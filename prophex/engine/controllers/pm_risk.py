@@ -22,9 +22,8 @@ requirement and the lock end at 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Any
 
 from prophex.engine import amm
 from prophex.engine import journal as ev
@@ -34,7 +33,7 @@ from prophex.engine.domain import OTHER, SIDES, PositionStatus
 from prophex.engine.events import (
     INSURANCE_FUND,
     Journal,
-    Receipt,
+    Transaction,
     pm_margin_account,
     vault_account,
     wallet_account,
@@ -45,7 +44,15 @@ from prophex.engine.state import Market, Position, State
 from prophex.errors import InvalidCommand
 from prophex.money import allocate_pro_rata
 
-PRICE_MOVES = frozenset({"open", "close", "liquidation", "pm_open", "pm_close", "pm_liquidation"})
+PRICE_MOVES = (
+    ev.Opened,
+    ev.Closed,
+    ev.Liquidated,
+    ev.PortfolioOpened,
+    ev.PortfolioClosed,
+    ev.PortfolioLiquidated,
+)
+"""The events that move a market's price (each names its market)."""
 
 
 def account_positions(state: State, account: str) -> list[Position]:
@@ -82,16 +89,17 @@ def holders(state: State, market_id: str) -> list[str]:
     )
 
 
-def risk_pass(core: Core, receipt: Receipt) -> None:
+def risk_pass(core: Core, transactions: list[Transaction]) -> None:
     """Run after every command while portfolio accounts exist (see the module docstring)."""
     state = core.state
     queue: list[str] = []
     accounts: list[str] = []
-    for txn in list(receipt.transactions):
-        if txn.kind in PRICE_MOVES:
-            _queue_all(queue, [str(txn.data["market"])])
-        elif txn.kind in ("resolve", "void"):
-            accounts += _relock_settled(core, txn.data["settlements"])
+    for txn in list(transactions):
+        event = txn.event
+        if isinstance(event, PRICE_MOVES):
+            _queue_all(queue, [event.market])
+        elif isinstance(event, ev.Settled):
+            accounts += _relock_settled(core, event.settlements)
     for account in sorted(set(accounts)):
         if is_account_liquidatable(state, account):
             _queue_all(queue, liquidate_account(core, account))
@@ -105,7 +113,7 @@ def risk_pass(core: Core, receipt: Receipt) -> None:
                 _queue_all(queue, liquidate_account(core, account))
 
 
-def _relock_settled(core: Core, settlements: dict[str, Any]) -> list[str]:
+def _relock_settled(core: Core, settlements: Mapping[str, Mapping[str, int | str]]) -> list[str]:
     state = core.state
     settled = {str(r["account"]) for r in settlements.values()}
     held = sorted(a for a in settled if state.margin_modes.get(a) == PORTFOLIO)

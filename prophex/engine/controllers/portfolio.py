@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from prophex.engine import amm, pm_book
 from prophex.engine import journal as ev
@@ -23,7 +22,7 @@ from prophex.engine.controllers.liquidation import liquidate
 from prophex.engine.controllers.pm_close import close_portfolio
 from prophex.engine.controllers.risk import check_coverage
 from prophex.engine.core import Core
-from prophex.engine.domain import OTHER
+from prophex.engine.domain import OTHER, MarginMode
 from prophex.engine.events import (
     INSURANCE_FUND,
     TREASURY,
@@ -39,6 +38,13 @@ from prophex.engine.pm_account import (
     lock_moves,
     open_holdings,
     requirement_of,
+)
+from prophex.engine.results import (
+    CloseResult,
+    MarginResult,
+    ModeResult,
+    OpenResult,
+    PortfolioOpenResult,
 )
 from prophex.engine.state import Market
 from prophex.errors import (
@@ -56,7 +62,7 @@ MODES = ("isolated", PORTFOLIO)
 # ---------------------------------------------------------------------- the mode switch
 
 
-def set_margin_mode(core: Core, c: SetMarginMode) -> dict[str, Any]:
+def set_margin_mode(core: Core, c: SetMarginMode) -> ModeResult:
     if c.mode not in MODES:
         raise InvalidCommand("mode must be 'isolated' or 'portfolio'", field="mode")
     state = core.state
@@ -82,13 +88,13 @@ def set_margin_mode(core: Core, c: SetMarginMode) -> dict[str, Any]:
         state.pm_requirement.pop(c.account, None)
         state.dirty_margin_accounts.add(c.account)
     core.commit(ev.MarginModeSet(account=c.account, mode=c.mode), journal)
-    return {"account": c.account, "mode": c.mode}
+    return ModeResult(c.account, MarginMode(c.mode))
 
 
 # ---------------------------------------------------------------------- routing
 
 
-def route_open(core: Core, c: Open) -> dict[str, Any]:
+def route_open(core: Core, c: Open) -> OpenResult:
     if is_portfolio(core.state, c.account):
         raise InvalidCommand(
             "portfolio-mode accounts open by notional; margin and leverage are isolated-only",
@@ -97,7 +103,7 @@ def route_open(core: Core, c: Open) -> dict[str, Any]:
     return trading.open_position(core, c)
 
 
-def route_add_margin(core: Core, c: AddMargin) -> dict[str, Any]:
+def route_add_margin(core: Core, c: AddMargin) -> MarginResult:
     if is_portfolio(core.state, c.account):
         raise InvalidCommand(
             "portfolio-mode positions have no margin of their own; the account's requirement "
@@ -107,7 +113,7 @@ def route_add_margin(core: Core, c: AddMargin) -> dict[str, Any]:
     return trading.add_margin(core, c)
 
 
-def route_close(core: Core, c: Close) -> dict[str, Any]:
+def route_close(core: Core, c: Close) -> CloseResult:
     if is_portfolio(core.state, c.account):
         return close_portfolio(core, c)
     return trading.close_position(core, c)
@@ -211,7 +217,7 @@ def _with_fill(
     return out
 
 
-def open_portfolio(core: Core, c: OpenPortfolio) -> dict[str, Any]:
+def open_portfolio(core: Core, c: OpenPortfolio) -> PortfolioOpenResult:
     plan = plan_open_portfolio(core, c)
     journal = Journal()
     wallet = wallet_account(c.account)
@@ -248,14 +254,14 @@ def open_portfolio(core: Core, c: OpenPortfolio) -> dict[str, Any]:
         journal,
     )
     liquidate(core, market, (OTHER[plan.side],))
-    return {
-        "position_id": position.id,
-        "notional": plan.notional,
-        "cost": plan.cost,
-        "fee": plan.fee,
-        "requirement_before": plan.requirement_before,
-        "requirement": plan.requirement_after,
-        "locked": core.state.balance(pm_margin_account(c.account)),
-        "position_notional": position.notional,
-        "position_cost_basis": position.cost_basis,
-    }
+    return PortfolioOpenResult(
+        position_id=position.id,
+        notional=plan.notional,
+        cost=plan.cost,
+        fee=plan.fee,
+        requirement_before=plan.requirement_before,
+        requirement=plan.requirement_after,
+        locked=core.state.balance(pm_margin_account(c.account)),
+        position_notional=position.notional,
+        position_cost_basis=position.cost_basis,
+    )

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prophex.engine import journal as ev
 from prophex.engine.commands import Resolve, Void
 from prophex.engine.core import Core
-from prophex.engine.domain import OTHER, MarketStatus, PositionStatus
+from prophex.engine.domain import OTHER, MarketStatus, Outcome, PositionStatus
 from prophex.engine.events import INSURANCE_FUND, vault_account
 from prophex.engine.markets import SETTLEABLE, require_status
 from prophex.engine.pm_settlement import plan_with_portfolio
+from prophex.engine.results import SettleResult
 from prophex.engine.settlement import SettlementTotals
 from prophex.engine.settlement import settlement_totals as _totals
 from prophex.engine.state import Market
 from prophex.errors import InvalidCommand
 
 
-def resolve(core: Core, c: Resolve) -> dict[str, Any]:
+def resolve(core: Core, c: Resolve) -> SettleResult:
     market = core.market(c.market)
     require_status(market.id, market.status, SETTLEABLE, "resolve")
     if market.kind == "perpetual":
@@ -25,13 +24,13 @@ def resolve(core: Core, c: Resolve) -> dict[str, Any]:
     return settle(core, market, c.outcome)
 
 
-def void(core: Core, c: Void) -> dict[str, Any]:
+def void(core: Core, c: Void) -> SettleResult:
     market = core.market(c.market)
     require_status(market.id, market.status, SETTLEABLE, "void")
     return settle(core, market, None)
 
 
-def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
+def settle(core: Core, market: Market, outcome: str | None) -> SettleResult:
     """Resolve (``outcome`` A, B or UNKNOWN) or void (``None``) in one transaction."""
     state = core.state
     plan, pm_journal, pm_records = plan_with_portfolio(
@@ -81,15 +80,15 @@ def settle(core: Core, market: Market, outcome: str | None) -> dict[str, Any]:
         ),
         pm_journal,
     )
-    return {
-        "market": market.id,
-        "outcome": outcome,
-        "positions_settled": len(plan.settlements) + len(pm_records),
-        "owed_to_winners": totals.owed_to_winners,
-        "fund_draw": totals.fund_draw,
-        "haircut_total": totals.uncovered,
-        "surplus_to_fund": plan.surplus_to_fund,
-    }
+    return SettleResult(
+        market=market.id,
+        outcome=None if outcome is None else Outcome(outcome),
+        positions_settled=len(plan.settlements) + len(pm_records),
+        owed_to_winners=totals.owed_to_winners,
+        fund_draw=totals.fund_draw,
+        haircut_total=totals.uncovered,
+        surplus_to_fund=plan.surplus_to_fund,
+    )
 
 
 def shortfall_preview(market: Market, outcome: str, vault: int, fund: int) -> SettlementTotals:

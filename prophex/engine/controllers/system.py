@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prophex.engine import journal as ev
 from prophex.engine.commands import AdvanceClock, Genesis, SetParams
 from prophex.engine.controllers.funding import fund_market
 from prophex.engine.core import Core
 from prophex.engine.events import EXTERNAL, INSURANCE_FUND, Journal
 from prophex.engine.funding import boundaries_crossed
+from prophex.engine.results import ClockResult, GenesisResult, ParamsResult
 from prophex.errors import ClockError, InvalidCommand
 from prophex.params import make_params, profile
 
 MAX_FUNDING_INTERVALS_PER_COMMAND = 100_000
 
 
-def genesis(core: Core, c: Genesis) -> dict[str, Any]:
+def genesis(core: Core, c: Genesis) -> GenesisResult:
     state = core.state
     if state.command_seq != 0:
         raise InvalidCommand("genesis must be the first command", field="type")
@@ -25,10 +24,10 @@ def genesis(core: Core, c: Genesis) -> dict[str, Any]:
     journal = Journal()
     journal.move(EXTERNAL, INSURANCE_FUND, state.rules.if_seed)
     core.commit(ev.Genesis(params.model_dump(mode="json")), journal)
-    return {"insurance_fund": state.rules.if_seed}
+    return GenesisResult(state.rules.if_seed)
 
 
-def set_params(core: Core, c: SetParams) -> dict[str, Any]:
+def set_params(core: Core, c: SetParams) -> ParamsResult:
     overrides = dict(c.params)
     name = overrides.pop("profile", None)
     if isinstance(name, str) and name != "custom":
@@ -38,10 +37,10 @@ def set_params(core: Core, c: SetParams) -> dict[str, Any]:
         params = core.state.params.with_overrides(overrides)
     core.state.params, core.state.rules = params, params.rules()
     core.commit(ev.ParamsSet(params.model_dump(mode="json")), Journal())
-    return {"params": params.model_dump(mode="json")}
+    return ParamsResult(params.model_dump(mode="json"))
 
 
-def advance_clock(core: Core, c: AdvanceClock) -> dict[str, Any]:
+def advance_clock(core: Core, c: AdvanceClock) -> ClockResult:
     if c.seconds <= 0:
         raise ClockError("the simulated clock only moves forward", field="seconds")
     state = core.state
@@ -62,4 +61,4 @@ def advance_clock(core: Core, c: AdvanceClock) -> dict[str, Any]:
                 payments += fund_market(core, market)
     state.time = end
     core.commit(ev.ClockAdvanced(start, end), Journal())
-    return {"time": end, "funding_payments": payments}
+    return ClockResult(end, payments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Protocol
 
 from prophex.engine import amm
 from prophex.engine import journal as ev
@@ -25,6 +25,7 @@ from prophex.engine.events import (
 from prophex.engine.fees import fee_split, trading_fee
 from prophex.engine.markets import TRADING, require_status
 from prophex.engine.positions import partial_shares
+from prophex.engine.results import CloseResult, MarginResult, OpenResult
 from prophex.engine.state import Market, Position
 from prophex.errors import (
     CloseTooLarge,
@@ -106,7 +107,7 @@ def plan_open(core: Core, c: Open, *, enforce: bool = True) -> OpenPlan:
     return OpenPlan(market, c.side, notional, fee, cost, headroom, available)
 
 
-def open_position(core: Core, c: Open) -> dict[str, Any]:
+def open_position(core: Core, c: Open) -> OpenResult:
     plan = plan_open(core, c)
     market, notional = plan.market, plan.notional
     position = core.position_for(c.account, market, c.side)
@@ -139,19 +140,19 @@ def open_position(core: Core, c: Open) -> dict[str, Any]:
         journal,
     )
     liquidate(core, market, (OTHER[plan.side],))
-    return {
-        "position_id": position.id,
-        "notional": notional,
-        "cost": plan.cost,
-        "fee": plan.fee,
-        "margin": c.margin,
-        "position_notional": position.notional,
-        "position_cost_basis": position.cost_basis,
-        "position_margin": position.margin,
-    }
+    return OpenResult(
+        position_id=position.id,
+        notional=notional,
+        cost=plan.cost,
+        fee=plan.fee,
+        margin=c.margin,
+        position_notional=position.notional,
+        position_cost_basis=position.cost_basis,
+        position_margin=position.margin,
+    )
 
 
-def add_margin(core: Core, c: AddMargin) -> dict[str, Any]:
+def add_margin(core: Core, c: AddMargin) -> MarginResult:
     position = core.own_position(c.account, c.position_id)
     check_amount(c.amount)
     wallet = wallet_account(c.account)
@@ -164,7 +165,7 @@ def add_margin(core: Core, c: AddMargin) -> dict[str, Any]:
     market.expose(position, 1)
     core.reindex(market, position)
     core.commit(ev.MarginAdded(c.account, position.id, c.amount), journal)
-    return {"position_id": position.id, "margin": position.margin}
+    return MarginResult(position.id, position.margin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,36 +221,46 @@ class ClosedFigures(Protocol):
     def bad_debt(self) -> int: ...
 
 
-def close_event_fields(account: str, plan: ClosedFigures) -> dict[str, Any]:
+CloseEventHead = tuple[str, str, str, int, int, int, int, int, int, int, int, int]
+"""The leading fields of the ``close`` and ``pm_close`` events, positionally (see
+:class:`~prophex.engine.journal._CloseFigures` for their names and order)."""
+
+
+def close_event_head(account: str, plan: ClosedFigures) -> CloseEventHead:
     """The fields the ``close`` and ``pm_close`` events share, in their journal order."""
-    market = plan.market
-    return {
-        "account": account,
-        "market": market.id,
-        "side": plan.position.side,
-        "position": plan.position.id,
-        "notional": plan.closing,
-        "proceeds": plan.proceeds,
-        "cost": plan.cost_part,
-        "pnl": plan.realized,
-        "fee": plan.fee,
-        "fund_draw": plan.fund_draw,
-        "haircut": plan.haircut,
-        "bad_debt": plan.bad_debt,
-    }
+    position = plan.position
+    return (
+        account,
+        plan.market.id,
+        position.side,
+        position.id,
+        plan.closing,
+        plan.proceeds,
+        plan.cost_part,
+        plan.realized,
+        plan.fee,
+        plan.fund_draw,
+        plan.haircut,
+        plan.bad_debt,
+    )
 
 
-def close_result(plan: ClosedFigures) -> dict[str, Any]:
-    """The receipt result of a close (the position's notional after it)."""
-    return {
-        "position_id": plan.position.id,
-        "closed_notional": plan.closing,
-        "proceeds": plan.proceeds,
-        "realized_pnl": plan.realized,
-        "fee": plan.fee,
-        "haircut": plan.haircut,
-        "remaining_notional": plan.position.notional,
-    }
+def close_result(
+    plan: ClosedFigures, requirement: int | None = None, locked: int | None = None
+) -> CloseResult:
+    """The receipt result of a close (the position's notional after it; a portfolio close
+    adds the account's ``requirement`` and ``locked`` after it)."""
+    return CloseResult(
+        position_id=plan.position.id,
+        closed_notional=plan.closing,
+        proceeds=plan.proceeds,
+        realized_pnl=plan.realized,
+        fee=plan.fee,
+        haircut=plan.haircut,
+        remaining_notional=plan.position.notional,
+        requirement=requirement,
+        locked=locked,
+    )
 
 
 def _check_close(core: Core, c: Close) -> tuple[Position, Market, int, int]:
@@ -352,12 +363,12 @@ def _apply_close(core: Core, plan: ClosePlan) -> None:
         core.reindex(market, position)
 
 
-def close_position(core: Core, c: Close) -> dict[str, Any]:
+def close_position(core: Core, c: Close) -> CloseResult:
     plan = plan_close(core, c)
     _apply_close(core, plan)
     position, market = plan.position, plan.market
     core.commit(
-        ev.Closed(**close_event_fields(c.account, plan), oi_a=market.oi("A"), oi_b=market.oi("B")),
+        ev.Closed(*close_event_head(c.account, plan), oi_a=market.oi("A"), oi_b=market.oi("B")),
         plan.journal,
     )
     liquidate(core, market, (position.side,))

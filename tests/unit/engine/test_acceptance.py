@@ -42,16 +42,16 @@ def docs_exchange() -> Exchange:
 def test_w1_alice_then_bob_then_alice_closes(docs_exchange: Exchange) -> None:
     assert price_a(docs_exchange) == "0.500000"
     alice = docs_exchange.apply(Open("alice", "m", "A", 300 * USD, 500)).result
-    assert alice["notional"] == 1_500 * USD
+    assert alice.notional == 1_500 * USD
     assert price_a(docs_exchange) == "0.565217"  # W1a
     docs_exchange.apply(Open("bob", "m", "B", 200 * USD, 300))
     assert price_a(docs_exchange) == "0.537190"  # W1b
-    closed = docs_exchange.apply(Close("alice", alice["position_id"])).result
+    closed = docs_exchange.apply(Close("alice", alice.position_id)).result
     assert price_a(docs_exchange) == "0.471698"  # W1c
     # Section 4: Alice's curve-average entry and exit, and her realised PnL.
-    assert format_price(alice["cost"], alice["notional"]) == "0.534127"
-    assert format_price(closed["proceeds"], closed["closed_notional"]) == "0.505888"
-    assert closed["realized_pnl"] == -42_358_418  # -42.36 USD to the micro-dollar
+    assert format_price(alice.cost, alice.notional) == "0.534127"
+    assert format_price(closed.proceeds, closed.closed_notional) == "0.505888"
+    assert closed.realized_pnl == -42_358_418  # -42.36 USD to the micro-dollar
     assert check_invariants(docs_exchange.state) == []
 
 
@@ -107,7 +107,7 @@ def test_l1_4000_at_25x_is_100000_notional() -> None:
     exchange.apply(CreateMarket(market="m"))
     exchange.apply(Deposit("whale", 5_000 * USD))
     result = exchange.apply(Open("whale", "m", "A", 4_000 * USD, 2_500)).result
-    assert result["notional"] == 100_000 * USD
+    assert result.notional == 100_000 * USD
 
 
 @pytest.mark.parametrize("winner", ["A", "B"])
@@ -120,9 +120,9 @@ def test_r1_r2_payouts_at_resolution(docs_exchange: Exchange, winner: str) -> No
     win, lose = (a, b) if winner == "A" else (b, a)
     win_name, lose_name = ("alice", "bob") if winner == "A" else ("bob", "alice")
     # R1: a winner receives margin + (1 - e) * N = margin + N - cost_basis.
-    assert after[win_name] - before[win_name] == win["margin"] + win["notional"] - win["cost"]
+    assert after[win_name] - before[win_name] == win.margin + win.notional - win.cost
     # R2: a loser loses min(M, e * N) and keeps the rest of the margin.
-    kept = lose["margin"] - min(lose["margin"], lose["cost"])
+    kept = lose.margin - min(lose.margin, lose.cost)
     assert after[lose_name] - before[lose_name] == kept
     assert check_invariants(docs_exchange.state) == []
 
@@ -146,4 +146,4 @@ def test_alice_bob_resolution_shortfalls_match_mechanics_3_6() -> None:
         exchange.apply(Open("alice", "m", "A", 300 * USD, 500))
         exchange.apply(Open("bob", "m", "B", 200 * USD, 300))
         result = exchange.apply(Resolve("m", winner)).result
-        assert abs(Fraction(result["fund_draw"], USD) - expected_usd) <= Fraction(1, 100)
+        assert abs(Fraction(result.fund_draw, USD) - expected_usd) <= Fraction(1, 100)

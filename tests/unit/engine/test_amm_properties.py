@@ -106,11 +106,11 @@ def test_open_then_close_returns_margin_minus_fees(
     other = "B" if side == "A" else "A"
     oi_side, oi_other = market.oi(side), market.oi(other)
     opened = exchange.apply(Open("t", "m", side, margin * MICRO, leverage)).result
-    closed = exchange.apply(Close("t", opened["position_id"])).result
-    rounding = opened["cost"] - amm.close_proceeds(
-        oi_side + opened["notional"], oi_other, opened["notional"]
+    closed = exchange.apply(Close("t", opened.position_id)).result
+    rounding = opened.cost - amm.close_proceeds(
+        oi_side + opened.notional, oi_other, opened.notional
     )
     assert rounding in (0, 1)
     returned = exchange.state.balance("wallet:t") - before
-    assert returned == -opened["fee"] - closed["fee"] - rounding
+    assert returned == -opened.fee - closed.fee - rounding
     assert check_invariants(exchange.state) == []

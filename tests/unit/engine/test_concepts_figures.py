@@ -28,12 +28,12 @@ def test_w1_table_bob_pays_and_alice_receives() -> None:
     for name in ("alice", "bob"):
         exchange.apply(Deposit(name, 10_000 * USD))
     alice = exchange.apply(Open("alice", "m", "A", 300 * USD, 500)).result
-    assert format_usd(alice["cost"]) == "801.190289"
+    assert format_usd(alice.cost) == "801.190289"
     bob = exchange.apply(Open("bob", "m", "B", 200 * USD, 300)).result
-    assert format_usd(bob["cost"]) == "269.420288"
-    closed = exchange.apply(Close("alice", alice["position_id"])).result
-    assert format_usd(closed["proceeds"]) == "758.831871"
-    assert format_usd(closed["realized_pnl"]) == "-42.358418"
+    assert format_usd(bob.cost) == "269.420288"
+    closed = exchange.apply(Close("alice", alice.position_id)).result
+    assert format_usd(closed.proceeds) == "758.831871"
+    assert format_usd(closed.realized_pnl) == "-42.358418"
 
 
 def test_cap_refusal_names_cap_used_and_headroom() -> None:

@@ -46,6 +46,7 @@ from prophex.engine.commands import (
 )
 from prophex.engine.events import EXTERNAL, Receipt
 from prophex.engine.exchange import Exchange
+from prophex.engine.results import BalanceResult, ParamsResult
 from prophex.engine.state import State, check_invariants, digest
 from prophex.errors import ProphexError
 from prophex.money import MICRO
@@ -108,7 +109,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         super().__init__()
         self.deposited = PARAMS.rules().if_seed
         self.last_error: ProphexError | None = None
-        self.last_result: dict[str, object] = {}
+        self.last_result: Any = None
         self.last_receipt: Receipt | None = None
         self.ref = Reference(PARAMS)
         self.ref.move("external", FUND, PARAMS.rules().if_seed)
@@ -215,7 +216,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         if accepted:
             self.deposited -= amount
             self.ref.withdraw(account, amount)
-            assert self.last_result == {"balance": self.ref.bal(f"wallet:{account}")}
+            assert self.last_result == BalanceResult(self.ref.bal(f"wallet:{account}"))
 
     @rule(
         data=st.data(),
@@ -271,11 +272,11 @@ class ExchangeMachine(RuleBasedStateMachine):
             }.get(code, True), f"refused with {code} but the reference accepts"
             return False
         assert wallet_ok and wallet_cap_ok and market_cap_ok and price_ok and coverage_ok
-        assert self.last_result["fee"] == fee and self.last_result["cost"] == cost
+        assert self.last_result.fee == fee and self.last_result.cost == cost
         position_id = ref.open(
             command.account, market, command.side, command.margin, command.leverage_centi
         )
-        assert self.last_result["position_id"] == position_id
+        assert self.last_result.position_id == position_id
         return True
 
     @rule(data=st.data(), side=st.sampled_from(["A", "B"]), size=st.integers(1, 6))
@@ -297,7 +298,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             assert self.last_receipt is not None
             data = self.last_receipt.transactions[0].data
             assert {k: data[k] for k in figures} == figures
-            assert self.last_result["realized_pnl"] == figures["pnl"]
+            assert self.last_result.realized_pnl == figures["pnl"]
         else:
             assert self.last_error is not None
             assert self.last_error.code in ("SLIPPAGE_EXCEEDED", "MARKET_NOT_OPEN")
@@ -328,10 +329,10 @@ class ExchangeMachine(RuleBasedStateMachine):
         order = Open(account, market, "A", margin, 300, client_order_id=f"c{self.client_orders}")
         if not self.open(order):
             return
-        before, first = digest(self.state), dict(self.last_result)
+        before, first = digest(self.state), self.last_result
         receipt = self.exchange.apply(order)
         if receipt.duplicate:
-            assert {k: v for k, v in receipt.result.items() if k != "command_seq"} == first
+            assert receipt.result == first
             assert digest(self.state) == before
             self.refused(
                 Open(account, market, "B", margin, 300, client_order_id=order.client_order_id)
@@ -367,9 +368,9 @@ class ExchangeMachine(RuleBasedStateMachine):
             self.ref.resolve(market, outcome)
             if predicted is not None:
                 # The O(1) prediction is exactly what settlement then did, to the micro-dollar.
-                assert self.last_result["owed_to_winners"] == predicted["owed_to_winners"]
-                assert self.last_result["fund_draw"] == predicted["fund_draw"]
-                assert self.last_result["haircut_total"] == predicted["uncovered"]
+                assert self.last_result.owed_to_winners == predicted["owed_to_winners"]
+                assert self.last_result.fund_draw == predicted["fund_draw"]
+                assert self.last_result.haircut_total == predicted["uncovered"]
 
     @rule(data=st.data(), dice=st.integers(min_value=0, max_value=5))
     def void(self, data: st.DataObject, dice: int) -> None:
@@ -390,7 +391,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             name = change.get("profile", "custom")
             base = self.ref.params if name == "custom" else profile(name)
             self.ref.params = base.with_overrides(overrides) if overrides else base
-            assert self.last_result == {"params": self.ref.params.model_dump(mode="json")}
+            assert self.last_result == ParamsResult(self.ref.params.model_dump(mode="json"))
 
     @rule(body=garbage_bodies)
     def garbage_user_command(self, body: dict[str, Any]) -> None:

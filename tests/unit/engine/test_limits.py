@@ -58,7 +58,7 @@ def test_opens_keep_room_for_their_close_and_closes_are_never_refused() -> None:
     notional = MAX_AMOUNT
     market.volume = MAX_STORED - 2 * notional  # room for exactly one more open and its close
     receipt = exchange.apply(Open("w", "m", "A", notional // 100, 10_000))
-    position = receipt.result["position_id"]
+    position = receipt.result.position_id
     assert market.volume + market.real_oi_a == MAX_STORED
     with pytest.raises(AmountLimitExceeded) as caught:
         exchange.apply(Open("w", "m", "A", 1 * USD, 10_000))

@@ -222,7 +222,7 @@ def test_refusal_code_message_and_details(
 
 
 def test_advance_clock_at_the_interval_limit_is_accepted(exchange: Exchange) -> None:
-    assert exchange.apply(AdvanceClock(60 * 100_000)).result["time"] == 60 * 100_000
+    assert exchange.apply(AdvanceClock(60 * 100_000)).result.time == 60 * 100_000
 
 
 def test_coverage_refusal_names_shortfall_and_fund() -> None:
@@ -245,7 +245,7 @@ def test_duplicate_client_order_id_for_another_order(exchange: Exchange) -> None
     replay = exchange.apply(Open("t", "m", "A", 10 * USD, 100, client_order_id="k1"))
     assert replay.duplicate and not first.duplicate
     assert (replay.command_seq, replay.kind) == (first.command_seq, "open")
-    assert replay.result == {**first.result, "command_seq": first.command_seq}
+    assert replay.result == first.result
     assert replay.transactions == []
     with pytest.raises(ProphexError) as refused:
         exchange.apply(Open("t", "m", "B", 10 * USD, 100, client_order_id="k1"))
@@ -269,7 +269,7 @@ def test_quote_enforces_by_default_and_reports_when_asked(exchange: Exchange) ->
 def test_resolution_preview_with_a_vault_and_a_fund(exchange: Exchange) -> None:
     """The O(1) preview reads the vault and the fund: both must be the market's own."""
     exchange.apply(Deposit("b", 500 * USD))
-    pid = exchange.apply(Open("b", "m", "B", 100 * USD, 300)).result["position_id"]
+    pid = exchange.apply(Open("b", "m", "B", 100 * USD, 300)).result.position_id
     exchange.apply(Open("t", "m", "A", 50 * USD, 300))  # B loses on paper
     exchange.apply(Close("b", pid, notional=100 * USD))  # a realised loss fills the vault
     assert exchange.state.balance("vault:m") > 0
@@ -283,9 +283,9 @@ def test_resolution_preview_with_a_vault_and_a_fund(exchange: Exchange) -> None:
     vault, fund = exchange.state.balance("vault:m"), exchange.state.balance("insurance_fund")
     assert preview["vault_after_losers"] >= vault
     result = exchange.apply(Resolve("m", "A")).result
-    assert result["owed_to_winners"] == preview["owed_to_winners"]
-    assert result["fund_draw"] == preview["fund_draw"] == min(preview["shortfall"], fund)
-    assert result["haircut_total"] == preview["uncovered"]
+    assert result.owed_to_winners == preview["owed_to_winners"]
+    assert result.fund_draw == preview["fund_draw"] == min(preview["shortfall"], fund)
+    assert result.haircut_total == preview["uncovered"]
 
 
 def test_compaction_keeps_exactly_the_liquidatable_positions(exchange: Exchange) -> None:

@@ -122,7 +122,7 @@ def test_funding_pays_the_exact_rational_rate_docs_case() -> None:
     exchange = _perp_exchange()
     for name in ("big", "small", "b"):
         exchange.apply(Deposit(name, 200_000 * USD))
-    big = exchange.apply(Open("big", "perp", "A", 100_000 * USD, 100)).result["position_id"]
+    big = exchange.apply(Open("big", "perp", "A", 100_000 * USD, 100)).result.position_id
     exchange.apply(Open("small", "perp", "A", 1_094 * USD, 100))
     exchange.apply(Open("b", "perp", "B", 100_000 * USD, 100))
     before = exchange.state.positions[big].margin
@@ -151,7 +151,7 @@ def test_funding_below_one_ppm_still_pays() -> None:
     exchange.apply(Deposit("a", 20_000 * USD))
     exchange.apply(Deposit("b", 20_000 * USD))
     exchange.apply(Open("a", "perp", "A", 10_001 * USD, 100))
-    pid = exchange.apply(Open("b", "perp", "B", 10_000 * USD, 100)).result["position_id"]
+    pid = exchange.apply(Open("b", "perp", "B", 10_000 * USD, 100)).result.position_id
     payer = exchange.state.open_by_key[("a", "perp", "A")]
     before = exchange.state.positions[payer].margin
     received_before = exchange.state.positions[pid].margin
@@ -273,9 +273,9 @@ def test_a_close_fee_rounds_up_on_an_inexact_notional() -> None:
     exchange.apply(CreateMarket(market="m"))
     exchange.apply(Deposit("t", 1_000 * USD))
     opened = exchange.apply(Open("t", "m", "A", 100_000_001, 300)).result
-    assert opened["fee"] == 300_001  # 300,000.003 up
-    closed = exchange.apply(Close("t", opened["position_id"], notional=100_000_001)).result
-    assert closed["fee"] == 100_001  # 100,000.001 up
+    assert opened.fee == 300_001  # 300,000.003 up
+    closed = exchange.apply(Close("t", opened.position_id, notional=100_000_001)).result
+    assert closed.fee == 100_001  # 100,000.001 up
 
 
 def test_amm_degenerate_terms_are_exact() -> None:

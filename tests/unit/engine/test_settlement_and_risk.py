@@ -63,11 +63,11 @@ def test_fund_pays_exactly_the_vault_shortfall(winner: str) -> None:
     total_before = money_inside(exchange)
     result = exchange.apply(Resolve("skew", winner)).result
     shortfall = max(0, owed - vault - collected)
-    assert result["owed_to_winners"] == owed
-    assert result["fund_draw"] == shortfall
-    assert result["haircut_total"] == 0
+    assert result.owed_to_winners == owed
+    assert result.fund_draw == shortfall
+    assert result.haircut_total == 0
     surplus = vault + collected + shortfall - owed
-    assert result["surplus_to_fund"] == surplus
+    assert result.surplus_to_fund == surplus
     assert exchange.state.balance(INSURANCE_FUND) == fund_before - shortfall + surplus
     assert market.status == "resolved" and market.real_oi_a == market.real_oi_b == 0
     assert money_inside(exchange) == total_before
@@ -93,10 +93,10 @@ def test_small_fund_haircuts_winners_pro_rata_and_exactly() -> None:
     total_before = money_inside(exchange)
     result = exchange.apply(Resolve("skew", "A")).result
     uncovered = predicted["shortfall"] - fund
-    assert result["fund_draw"] == fund
+    assert result.fund_draw == fund
     assert exchange.state.balance(INSURANCE_FUND) == 0
     haircuts = {pid: exchange.state.positions[pid].haircut for pid in winners}
-    assert sum(haircuts.values()) == uncovered == result["haircut_total"]
+    assert sum(haircuts.values()) == uncovered == result.haircut_total
     total_profit = sum(winners.values())
     for pid, profit in winners.items():
         exact_share = uncovered * profit / total_profit
@@ -137,10 +137,10 @@ def test_unknown_outcome_settles_both_sides_at_one_half() -> None:
     pa = exchange.apply(Open("a", "m", "A", 300 * USD, 300)).result
     pb = exchange.apply(Open("b", "m", "B", 100 * USD, 200)).result
     exchange.apply(Resolve("m", "UNKNOWN"))
-    pnl_a = pa["notional"] // 2 - pa["cost"]
-    pnl_b = pb["notional"] // 2 - pb["cost"]
-    assert exchange.state.positions[pa["position_id"]].realized_pnl == pnl_a
-    assert exchange.state.positions[pb["position_id"]].realized_pnl == pnl_b
+    pnl_a = pa.notional // 2 - pa.cost
+    pnl_b = pb.notional // 2 - pb.cost
+    assert exchange.state.positions[pa.position_id].realized_pnl == pnl_a
+    assert exchange.state.positions[pb.position_id].realized_pnl == pnl_b
     assert check_invariants(exchange.state) == []
 
 
@@ -152,13 +152,13 @@ def test_profitable_close_draws_the_fund_then_haircuts_when_it_is_empty() -> Non
     early = exchange.apply(Open("early", "m", "A", 1_000 * USD, 500)).result
     exchange.apply(Open("late", "m", "A", 2_000 * USD, 500))  # pushes A up: early is in profit
     assert exchange.state.balance(vault_account("m")) == 0
-    result = exchange.apply(Close("early", early["position_id"])).result
-    profit = result["proceeds"] - early["cost"]
+    result = exchange.apply(Close("early", early.position_id)).result
+    profit = result.proceeds - early.cost
     assert profit > 10 * USD
-    assert result["haircut"] == profit - 10 * USD  # the fund paid its 10 USD, the rest is cut
-    assert result["realized_pnl"] == 10 * USD
+    assert result.haircut == profit - 10 * USD  # the fund paid its 10 USD, the rest is cut
+    assert result.realized_pnl == 10 * USD
     assert exchange.state.balance(INSURANCE_FUND) == 0
-    assert exchange.state.positions[early["position_id"]].haircut == result["haircut"]
+    assert exchange.state.positions[early.position_id].haircut == result.haircut
     assert check_invariants(exchange.state) == []
 
 
@@ -168,7 +168,7 @@ def test_cascade_liquidates_highest_liquidation_price_first() -> None:
     ids = {}
     for name, margin, lev in (("low", 200, 500), ("high", 100, 1_000), ("mid", 150, 400)):
         exchange.apply(Deposit(name, 5_000 * USD))
-        ids[name] = exchange.apply(Open(name, "m", "A", margin * USD, lev)).result["position_id"]
+        ids[name] = exchange.apply(Open(name, "m", "A", margin * USD, lev)).result.position_id
     exchange.apply(Deposit("whale", 20_000 * USD))
     fund_before = exchange.state.balance(INSURANCE_FUND)
     receipt = exchange.apply(Open("whale", "m", "B", 1_000 * USD, 900))
@@ -181,7 +181,7 @@ def test_cascade_liquidates_highest_liquidation_price_first() -> None:
         assert data["cost_basis"] * data["mark_den"] - data["seized_margin"] * data["mark_den"] >= (
             data["mark_num"] * data["notional"]
         )
-    fee = receipt.result["fee"] // 2
+    fee = receipt.result.fee // 2
     assert exchange.state.balance(INSURANCE_FUND) == fund_before + fee + sum(
         d["penalty_to_fund"] for d in liquidations
     )
@@ -195,7 +195,7 @@ def test_add_margin_moves_the_liquidation_price_away() -> None:
     exchange.apply(CreateMarket(market="m"))
     exchange.apply(Deposit("t", 5_000 * USD))
     exchange.apply(Deposit("whale", 20_000 * USD))
-    pid = exchange.apply(Open("t", "m", "A", 100 * USD, 1_000)).result["position_id"]
+    pid = exchange.apply(Open("t", "m", "A", 100 * USD, 1_000)).result.position_id
     exchange.apply(AddMargin("t", pid, 400 * USD))
     exchange.apply(Open("whale", "m", "B", 1_000 * USD, 300))
     assert exchange.state.positions[pid].status == "open"  # 10x alone would have died
@@ -215,7 +215,7 @@ def test_funding_moves_margin_from_the_crowded_side_zero_sum() -> None:
     result = exchange.apply(AdvanceClock(2 * 3600)).result
     # skew = (900 - 200) / 1100; rate = min(0.01 * skew, 0.002) = 0.002 per interval
     per_interval = (600 + 300) * USD * 2_000 // 1_000_000
-    assert result["funding_payments"] == 2 * per_interval
+    assert result.funding_payments == 2 * per_interval
     after = {p.account: p.margin for p in exchange.state.positions.values()}
     assert margins["a1"] - after["a1"] == 2 * 600 * USD * 2_000 // 1_000_000
     assert after["b1"] - margins["b1"] == 2 * per_interval
@@ -256,7 +256,7 @@ def test_client_order_id_is_idempotent() -> None:
     snapshot = digest(exchange.state)
     again = exchange.apply(order)
     assert again.duplicate and again.transactions == []
-    assert again.result["position_id"] == first.result["position_id"]
+    assert again.result.position_id == first.result.position_id
     assert digest(exchange.state) == snapshot
     with pytest.raises(DuplicateClientOrderId):
         exchange.apply(Open("t", "m", "A", 101 * USD, 200, client_order_id="order-1"))
@@ -284,7 +284,7 @@ def test_liquidation_heap_is_compacted_and_still_exact() -> None:
     exchange.apply(CreateMarket(market="m"))
     exchange.apply(Deposit("t", 5_000 * USD))
     exchange.apply(Deposit("whale", 40_000 * USD))
-    pid = exchange.apply(Open("t", "m", "A", 100 * USD, 2_000)).result["position_id"]
+    pid = exchange.apply(Open("t", "m", "A", 100 * USD, 2_000)).result.position_id
     for _ in range(300):
         exchange.apply(AddMargin("t", pid, 1 * USD))
     heap = exchange.state.markets["m"].liquidations.heaps["A"]

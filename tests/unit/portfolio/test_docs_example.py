@@ -31,16 +31,16 @@ def test_worked_example() -> None:
     ex.apply(Deposit("alice", 12_000 * M))
     ex.apply(SetMarginMode("alice", "portfolio"))
     first = ex.apply(OpenPortfolio("alice", "BTC100", "A", 10_000 * M)).result
-    assert (first["cost"], first["fee"], first["requirement"]) == (
+    assert (first.cost, first.fee, first.requirement) == (
         5_120_983_584,
         10 * M,
         5_120_983_584,
     )
     assert ex.state.balance("wallet:alice") == 6_869_016_416
     second = ex.apply(OpenPortfolio("alice", "BTC105", "B", 10_000 * M)).result
-    assert second["cost"] == 5_120_983_584
-    assert second["requirement"] == second["locked"] == 1_024_196_717
-    assert first["requirement"] - second["requirement"] == 4_096_786_867
+    assert second.cost == 5_120_983_584
+    assert second.requirement == second.locked == 1_024_196_717
+    assert first.requirement - second.requirement == 4_096_786_867
     assert ex.state.balance("wallet:alice") == 10_955_803_283
     report = margin_report(ex.state, "alice")
     result = report["result"]

@@ -100,10 +100,10 @@ def test_hedge_lowers_requirement_and_releases_the_difference() -> None:
     receipt = ex.apply(OpenPortfolio("h", "BTC105", "B", 10_000 * M))
     after_lock = lock(ex, "h")
     assert after_lock < before_lock // 3
-    fee = receipt.result["fee"]
+    fee = receipt.result.fee
     assert wallet(ex, "h") == before_wallet + (before_lock - after_lock) - fee
-    assert receipt.result["requirement_before"] == before_lock
-    assert receipt.result["requirement"] == after_lock
+    assert receipt.result.requirement_before == before_lock
+    assert receipt.result.requirement == after_lock
     assert check_invariants(ex.state) == []
 
 
@@ -131,7 +131,7 @@ def test_mode_switch_refused_while_not_flat_and_fields_by_mode() -> None:
     ex = make_exchange()
     portfolio_account(ex, "p", 5_000)
     ex.apply(Deposit("i", 5_000 * M))
-    pid = ex.apply(OpenPortfolio("p", "BTC100", "A", 100 * M)).result["position_id"]
+    pid = ex.apply(OpenPortfolio("p", "BTC100", "A", 100 * M)).result.position_id
     with pytest.raises(AccountNotFlat) as err:
         ex.apply(SetMarginMode("p", "isolated"))
     assert err.value.code == "ACCOUNT_NOT_FLAT"
@@ -236,7 +236,7 @@ def test_portfolio_orders_are_idempotent_and_funding_markets_refused() -> None:
     first = ex.apply(order)
     before = digest(ex.state)
     again = ex.apply(order)
-    assert again.duplicate and again.result["position_id"] == first.result["position_id"]
+    assert again.duplicate and again.result.position_id == first.result.position_id
     assert digest(ex.state) == before
     ex.apply(CreateMarket("PERP", kind="perpetual", cluster="SPORTS"))
     with pytest.raises(InvalidCommand) as err:

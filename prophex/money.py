@@ -11,6 +11,7 @@ check at the call site that it favours the protocol:
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -26,6 +27,19 @@ MAX_AMOUNT = 10**15
 """1 billion USD in micro-USD. Larger inputs are rejected: no simulated market is that big, and
 it keeps every product of two amounts far inside what the databases' BIGINT and numeric types
 hold."""
+
+
+def ratio_float(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` as the float nearest the exact ratio (correctly rounded).
+
+    Python's ``int / int`` is correctly rounded, but mypyc compiles ``/`` on two ints below 2^62
+    as a division of their floats, which rounds each operand first above 2^53: the compiled
+    ``9208081978490879 / 9208081978490880`` was ``1.0``. Going through ``operator.truediv``
+    keeps Python's semantics in both builds, so the float pricing guesses and the liquidation
+    heaps' float keys are the same floats, and correctly rounded (hence monotonic), everywhere.
+    """
+    result: float = operator.truediv(numerator, denominator)
+    return result
 
 
 def mul_div_floor(amount: int, numerator: int, denominator: int) -> int:

@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
+from prophex.money import ratio_float
+
 _GUARD_RELATIVE = 1e-13
 _GUARD_ABSOLUTE = 1e-6
 _START_PRECISION = 50
@@ -71,7 +73,7 @@ def _exact(
 def open_cost(oi_side: int, oi_other: int, notional: int) -> int:
     """Micro-USD a trader pays for ``notional`` on a side (curve average), rounded up."""
     total = oi_side + oi_other
-    term = oi_other * math.log1p(notional / total)
+    term = oi_other * math.log1p(ratio_float(notional, total))
     approx = notional - term
     if _float_decides(approx, notional, term):
         return math.ceil(approx)
@@ -81,7 +83,10 @@ def open_cost(oi_side: int, oi_other: int, notional: int) -> int:
 def close_proceeds(oi_side: int, oi_other: int, notional: int) -> int:
     """Micro-USD a trader receives for removing ``notional`` from a side, rounded down."""
     total = oi_side + oi_other
-    term = -oi_other * math.log1p(-notional / total)
+    fraction = ratio_float(notional, total)
+    if fraction >= 1.0:  # closing all but a sliver of a huge total: ln's argument rounds to 0
+        return _exact(oi_other, notional, total, total - notional, ROUND_FLOOR)
+    term = -oi_other * math.log1p(-fraction)
     approx = notional - term
     if _float_decides(approx, notional, term):
         return math.floor(approx)

@@ -11,18 +11,21 @@ each market side keeps a max-heap of thresholds: after a price move only the top
 check, and a cascade pops until the top is healthy. Entries are versioned; a position that
 changes pushes a fresh entry and the stale one is skipped when it surfaces.
 
-The heaps hold ``(-float(num / den), entry)`` pairs, so that ``heapq`` compares them in C: the
-float of an integer ratio is correctly rounded, hence monotonic, so two different floats order
-two thresholds exactly as the exact comparison would, and equal floats fall through to
-:meth:`HeapEntry.__lt__`, which decides exactly. Every comparison gives the result the exact
-one gives, so the heaps pop in the same order as heaps of bare entries (same digests); the
-Python-level ``__lt__`` runs only on a float tie. The comparisons were most of the heap's cost.
+The heaps hold ``(-ratio_float(num, den), entry)`` pairs, so that ``heapq`` compares them in C:
+the float of an integer ratio is correctly rounded (``prophex.money.ratio_float``, in both
+builds), hence monotonic, so two different floats order two thresholds exactly as the exact
+comparison would, and equal floats fall through to :meth:`HeapEntry.__lt__`, which decides
+exactly. Every comparison gives the result the exact one gives, so the heaps pop in the same
+order as heaps of bare entries (same digests); the Python-level ``__lt__`` runs only on a float
+tie. The comparisons were most of the heap's cost.
 """
 
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+
+from prophex.money import ratio_float
 
 
 class HeapEntry:
@@ -59,7 +62,7 @@ Keyed = tuple[float, HeapEntry]
 
 def keyed(entry: HeapEntry) -> Keyed:
     """An entry with its float sort key (highest price first): see the module's docstring."""
-    return (-(entry.num / entry.den), entry)
+    return (-ratio_float(entry.num, entry.den), entry)
 
 
 @dataclass(slots=True)
@@ -75,7 +78,10 @@ class LiquidationIndex:
         if numerator > 0:
             heapq.heappush(
                 self.heaps[side],
-                (-(numerator / notional), HeapEntry(numerator, notional, position_id, version)),
+                (
+                    -ratio_float(numerator, notional),
+                    HeapEntry(numerator, notional, position_id, version),
+                ),
             )
 
     def rebuild(self, side: str, entries: list[HeapEntry]) -> None:

@@ -29,7 +29,7 @@ from prophex.engine.positions import (
 from prophex.engine.settlement import allocate_pro_rata, settlement_value
 from prophex.engine.state import check_invariants
 from prophex.errors import SlippageExceeded
-from prophex.money import MICRO, PPM, format_price, format_prices_apart
+from prophex.money import MICRO, PPM, format_price, format_prices_apart, ratio_float
 from prophex.params import profile
 
 USD = MICRO
@@ -321,3 +321,15 @@ def test_amm_exact_path_error_bound_is_sound(side: int, other: int, n: int, star
     cost = amm._exact(other, n, total + n, total, ROUND_CEILING, start)
     exact = exact_open(side, other, n)
     assert cost - 1 < exact <= cost
+
+
+def test_close_of_all_but_a_sliver_of_a_huge_total_is_exact_on_both_builds() -> None:
+    # The compiled build once divided these ints as floats (each rounded to 2^53 precision):
+    # the ratio became 1.0 and log1p(-1.0) raised "math domain error" (found by the property
+    # above on the compiled build). ratio_float keeps Python's correctly rounded division.
+    side, n = 9_208_081_978_490_879, 9_208_081_978_490_879
+    assert ratio_float(n, side + 1) == 1 - 2**-53  # correctly rounded, below 1
+    proceeds = amm.close_proceeds(side, 1, n)
+    assert proceeds == 9_208_081_978_490_842
+    exact = exact_close(side, 1, n)
+    assert proceeds <= exact < proceeds + 1

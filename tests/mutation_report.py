@@ -3,7 +3,7 @@ has generated ``mutants/``).
 
 ``python tests/mutation_report.py sample N SEED`` prints a uniform random sample of N mutant
 names (the seed fixes it), for ``mutmut run $(...)`` when the whole population does not fit in
-the time available (D171). ``python tests/mutation_report.py table [NAMES_FILE]`` prints the
+the time available (D149). ``python tests/mutation_report.py table [NAMES_FILE]`` prints the
 per-module table of results, over every mutant or over the names listed in the file, and the
 score with its 95 % Wilson interval.
 """

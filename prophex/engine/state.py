@@ -200,7 +200,7 @@ def digest(state: State) -> str:
 
 
 def digest_and_check(state: State) -> tuple[str, list[str]]:
-    """:func:`digest` and :func:`check_invariants`, what the end of a replay reports (D161)."""
+    """:func:`digest` and :func:`check_invariants`, what the end of a replay reports (D143)."""
     return _stream_digest(state), check_invariants(state)
 
 

@@ -6,7 +6,7 @@ C901/PLR0912/PLR0915 bound complexity (pyproject.toml); this bounds size, which 
 The layer contract (who may import whom) is tests/unit/test_layers.py.
 
 ``ALLOWED_OVER`` lists the only modules exempt (none since the changes that owned them merged;
-docs/decisions.md, D140).
+docs/decisions.md, D132).
 """
 
 from __future__ import annotations

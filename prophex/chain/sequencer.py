@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from prophex.chain.invariants import OpenInterestLedger, check_block, is_data_error
 from prophex.chain.lock import WriterLock
+from prophex.chain.recovery import Recovery
 from prophex.engine.commands import Command, Genesis
 from prophex.engine.events import Receipt
 from prophex.engine.exchange import Exchange
@@ -305,7 +306,7 @@ class Sequencer:
             return False
         return True
 
-    def recover(self) -> dict[str, Any]:
+    def recover(self) -> Recovery | None:
         """Reload the state from the database and prove it is the stored one; on success the
         sequencer writes again. Raises (and stays stopped) if the database is unreachable,
         the head does not match, or another writer holds the fence.
@@ -320,7 +321,7 @@ class Sequencer:
             store = self.store
             if store is None:
                 self._failure = None
-                return {}
+                return None  # in memory: nothing stored to reload
             store.forget_head()
             try:
                 if self._lock is not None:
@@ -340,12 +341,9 @@ class Sequencer:
             self._head = head[:2]
             self._failure = None
             log.warning("sequencer recovered at block %d, command %d", head[0], head[2])
-            return {
-                "block_height": head[0],
-                "last_hash": head[1],
-                "command_seq": head[2],
-                "digest": digest(state),
-            }
+            return Recovery(
+                block_height=head[0], last_hash=head[1], command_seq=head[2], digest=digest(state)
+            )
 
     def _load_verified(self, store: Store) -> tuple[State, tuple[int, str, int]]:
         with store.engine.connect() as conn:

@@ -3,15 +3,15 @@ current marks, and the postings that move its lock to a target."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from prophex.engine import pm_book
 from prophex.engine.core import Core
 from prophex.engine.events import Journal, pm_margin_account, wallet_account
 from prophex.engine.state import State
 from prophex.errors import InsufficientBalance
-from prophex.margin import compute_margin
+from prophex.margin import MarginResult, compute_margin
 from prophex.margin.incremental import FastResult
 from prophex.money import format_usd
 
@@ -68,11 +68,30 @@ def lock_moves(core: Core, journal: Journal, account: str, target: int, check: s
     return delta
 
 
-def margin_report(state: State, account: str) -> dict[str, Any]:
-    """The account's full margin picture (integers in micro-USD, floats in USD): the waterfall
-    of ``compute_margin`` (both base rules, floors, add-ons, binding control, SEs) on its book
-    at the current marks and epoch, the lock, unrealised loss, equity and the distance to
-    liquidation ``lock - unrealised loss`` (the account is liquidated when it reaches 0)."""
+@dataclass(frozen=True, slots=True)
+class MarginReport:
+    """An account's margin picture (integers in micro-USD; the loss and what depends on it are
+    exact fractions, rounded by the reader: a loss never understated)."""
+
+    account: str
+    mode: str
+    positions: int
+    locked: int
+    last_requirement: int
+    wallet: int
+    unrealized_loss: Fraction
+    equity: Fraction
+    distance_to_liquidation: Fraction
+    epoch: int
+    paths: int
+    result: MarginResult | None
+
+
+def margin_report(state: State, account: str) -> MarginReport:
+    """The account's full margin picture: the waterfall of ``compute_margin`` (both base rules,
+    floors, add-ons, binding control, SEs) on its book at the current marks and epoch, the lock,
+    unrealised loss, equity and the distance to liquidation ``lock - unrealised loss`` (the
+    account is liquidated when it reaches 0)."""
     holdings = open_holdings(state, account)
     locked = state.balance(pm_margin_account(account))
     wallet = state.balance(wallet_account(account))
@@ -81,23 +100,22 @@ def margin_report(state: State, account: str) -> dict[str, Any]:
         market = state.markets[h.market]
         oi_x, den = market.oi(h.side), market.oi("A") + market.oi("B")
         loss += Fraction(h.cost_basis * den - oi_x * h.notional, den)
-    report: dict[str, Any] = {
-        "account": account,
-        "mode": state.margin_modes.get(account, "isolated"),
-        "positions": len(holdings),
-        "locked": locked,
-        "last_requirement": state.pm_requirement.get(account, 0),
-        "wallet": wallet,
-        "unrealized_loss": loss,
-        "equity": wallet + locked - loss,
-        "distance_to_liquidation": locked - loss,
-        "epoch": pm_book.epoch_of(state.rules, state.time),
-        "paths": state.rules.pm_paths,
-        "result": None,
-    }
+    result: MarginResult | None = None
     if holdings:
         marks = {h.market: pm_book.mark_a(state.markets[h.market]) for h in holdings}
         book = pm_book.build_book(holdings, state.markets, marks)
-        params = pm_book.margin_params(state.rules, state.time)
-        report["result"] = compute_margin(book, params)
-    return report
+        result = compute_margin(book, pm_book.margin_params(state.rules, state.time))
+    return MarginReport(
+        account=account,
+        mode=state.margin_modes.get(account, "isolated"),
+        positions=len(holdings),
+        locked=locked,
+        last_requirement=state.pm_requirement.get(account, 0),
+        wallet=wallet,
+        unrealized_loss=loss,
+        equity=wallet + locked - loss,
+        distance_to_liquidation=locked - loss,
+        epoch=pm_book.epoch_of(state.rules, state.time),
+        paths=state.rules.pm_paths,
+        result=result,
+    )

@@ -116,9 +116,10 @@ def test_postgres_unreachable_stays_stopped_until_recovery(pg_url: str) -> None:
         finally:
             admin(admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         head = sequencer.recover()
+        assert head is not None  # a stored sequencer reports what it verified
         assert sequencer.failure is None
-        assert head["command_seq"] == 2  # genesis and alice's first deposit, nothing else
-        assert head["digest"] == digest(sequencer.state) == stored_digest(pg_url)
+        assert head.command_seq == 2  # genesis and alice's first deposit, nothing else
+        assert head.digest == digest(sequencer.state) == stored_digest(pg_url)
         assert sequencer.state.balances[wallet_account("alice")] == 10 * USD
         assert codes(sequencer.execute(deposits("bob"))) == ["ok"]
         assert_state_is_stored(sequencer, pg_url)
@@ -148,7 +149,8 @@ def test_sqlite_locked_database_stops_the_writer_until_recovery(sqlite_url: str)
             assert "database is locked" in str(sequencer.failure)
             assert codes(sequencer.execute(deposits("dave"))) == ["WRITE_UNAVAILABLE"]
         head = sequencer.recover()
-        assert head["command_seq"] == 2
+        assert head is not None  # a stored sequencer reports what it verified
+        assert head.command_seq == 2
         assert sequencer.state.balances[wallet_account("alice")] == 10 * USD
         assert wallet_account("bob") not in sequencer.state.balances
         assert codes(sequencer.execute(deposits("bob"))) == ["ok"]

@@ -101,7 +101,7 @@ def get_account_margin(ctx: Ctx, caller: Trader) -> MarginBreakdown:
     liquidation."""
     with ctx.read() as exchange:
         report = margin_report(exchange.state, caller.account)
-    result: MarginResult | None = report["result"]
+    result: MarginResult | None = report.result
     figures: dict[str, Any] = {
         "full_collateral": "0",
         "clusters": [],
@@ -136,16 +136,16 @@ def get_account_margin(ctx: Ctx, caller: Trader) -> MarginBreakdown:
         }
     return MarginBreakdown(
         account=caller.account,
-        mode=report["mode"],
-        positions=report["positions"],
-        epoch=report["epoch"],
-        paths=report["paths"],
-        locked=_usd(report["locked"]),
-        last_requirement=_usd(report["last_requirement"]),
-        wallet=_usd(report["wallet"]),
-        unrealized_loss=_ceil(report["unrealized_loss"]),  # a loss never understated
-        equity=_floor(report["equity"]),
-        distance_to_liquidation=_floor(report["distance_to_liquidation"]),
+        mode=report.mode,
+        positions=report.positions,
+        epoch=report.epoch,
+        paths=report.paths,
+        locked=_usd(report.locked),
+        last_requirement=_usd(report.last_requirement),
+        wallet=_usd(report.wallet),
+        unrealized_loss=_ceil(report.unrealized_loss),  # a loss never understated
+        equity=_floor(report.equity),
+        distance_to_liquidation=_floor(report.distance_to_liquidation),
         **figures,
     )
 

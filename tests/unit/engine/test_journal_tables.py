@@ -391,7 +391,9 @@ def test_dirty_sets_name_every_row_a_command_changed(book: str) -> None:
 def test_margin_report_of_the_portfolio_account() -> None:
     """The portfolio account's margin picture, after its partial close and one settled market:
     each figure recomputed from the positions (docs/portfolio-margin.md)."""
-    from prophex.engine.pm_account import margin_report
+    from dataclasses import replace
+
+    from prophex.engine.pm_account import MarginReport, margin_report
 
     commands = _portfolio_book()
     exchange, _ = _run(commands[: commands.index(Resolve("g", "B")) + 1])
@@ -408,24 +410,25 @@ def test_margin_report_of_the_portfolio_account() -> None:
     locked = state.balance("pm_margin:pm")
     wallet = state.balance("wallet:pm")
     assert locked > 0 and wallet > 0
-    result = report.pop("result")
-    assert report == {
-        "account": "pm",
-        "mode": "portfolio",
-        "positions": 3,
-        "locked": locked,
-        "last_requirement": state.pm_requirement["pm"],
-        "wallet": wallet,
-        "unrealized_loss": loss,
-        "equity": wallet + locked - loss,
-        "distance_to_liquidation": locked - loss,
-        "epoch": 3,
-        "paths": 1_000,
-    }
+    result = report.result
+    assert replace(report, result=None) == MarginReport(
+        account="pm",
+        mode="portfolio",
+        positions=3,
+        locked=locked,
+        last_requirement=state.pm_requirement["pm"],
+        wallet=wallet,
+        unrealized_loss=loss,
+        equity=wallet + locked - loss,
+        distance_to_liquidation=locked - loss,
+        epoch=3,
+        paths=1_000,
+        result=None,
+    )
     assert result is not None and result.pm_micro_usd > 0
     flat = margin_report(state, "bear")
-    assert flat["mode"] == "isolated" and flat["positions"] == 0 and flat["result"] is None
-    assert flat["locked"] == 0 and flat["unrealized_loss"] == 0
+    assert flat.mode == "isolated" and flat.positions == 0 and flat.result is None
+    assert flat.locked == 0 and flat.unrealized_loss == 0
 
 
 def test_an_open_may_spend_the_whole_wallet() -> None:

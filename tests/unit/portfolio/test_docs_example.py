@@ -43,13 +43,13 @@ def test_worked_example() -> None:
     assert first.requirement - second.requirement == 4_096_786_867
     assert ex.state.balance("wallet:alice") == 10_955_803_283
     report = margin_report(ex.state, "alice")
-    result = report["result"]
+    result = report.result
     assert round(result.full_collateral, 6) == 10_241.967168
     assert round(result.base_joint, 6) == round(result.floor_top2, 6) == 241.967168
     assert round(result.min_margin, 6) == round(result.addons["basis"], 6) == 512.098358
     assert result.binding == "min_margin" and result.pm_micro_usd == 1_024_196_717
-    assert math.ceil(report["unrealized_loss"]) == -234_223_308
-    assert math.floor(report["distance_to_liquidation"]) == 1_258_420_025
+    assert math.ceil(report.unrealized_loss) == -234_223_308
+    assert math.floor(report.distance_to_liquidation) == 1_258_420_025
     ex.apply(Withdraw("alice", ex.state.balance("wallet:alice") - 500 * M))
     receipt = ex.apply(Resolve("BTC100", "B"))
     record = receipt.transactions[0].data["settlements"]["1"]

@@ -45,7 +45,6 @@ from prophex.ledger import migrate
 from prophex.ledger.store import (
     BlockEntry,
     Store,
-    clear_dirty,
     database_url,
     make_db_engine,
 )
@@ -182,7 +181,7 @@ class Sequencer:
         if self._failure is not None:  # a command hit an engine invariant: a bug
             return [self._failure] * len(commands)
         if self.store is None:
-            clear_dirty(self.state)
+            self.state.clear_dirty()
             return results
         if not entries:
             return results

@@ -11,8 +11,8 @@ from __future__ import annotations
 from prophex.engine.caps import CapHeadroom, effective_caps
 from prophex.engine.domain import PositionStatus
 from prophex.engine.events import INSURANCE_FUND, Journal, Transaction
+from prophex.engine.indexes import liquidation_entries
 from prophex.engine.journal import Event, kind_of
-from prophex.engine.liquidation import HeapEntry
 from prophex.engine.state import Market, Position, State
 from prophex.errors import InsufficientBalance, InvariantViolation, NotFound
 from prophex.money import format_usd
@@ -113,15 +113,7 @@ class Core:
     def compact(self, market: Market, side: str) -> None:
         """Stale heap entries are skipped lazily; rebuilding once they outnumber the live
         positions keeps each heap O(open positions), at amortised O(1) per update."""
-        positions = self.state.positions
-        fresh = [
-            HeapEntry(p.cost_basis - p.margin, p.notional, p.id, p.version)
-            for p in (positions[i] for i in self.state.open_in_market[market.id])
-            if p.side == side
-            and p.cost_basis > p.margin
-            and p.account not in self.state.margin_modes
-        ]
-        market.liquidations.rebuild(side, fresh)
+        market.liquidations.rebuild(side, liquidation_entries(self.state, market, side))
 
     def grow_exposure(self, market: Market, position: Position, notional: int) -> None:
         market.add_real_oi(position.side, notional)

@@ -149,6 +149,14 @@ class State:
     """Last portfolio requirement computed for each portfolio account (micro-USD)."""
     dirty_margin_accounts: set[str] = field(default_factory=set)
 
+    def clear_dirty(self) -> None:
+        """Forget which rows changed: the store calls it once a block's rows are durable."""
+        self.dirty_accounts.clear()
+        self.dirty_positions.clear()
+        self.dirty_markets.clear()
+        self.dirty_client_orders.clear()
+        self.dirty_margin_accounts.clear()
+
     def set_requirement(self, account: str, requirement: int) -> None:
         self.pm_requirement[account] = requirement
         self.dirty_margin_accounts.add(account)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt
+from prophex.engine.indexes import rebuild_indexes
 from prophex.engine.liquidation import LiquidationIndex
 from prophex.engine.results import StoredOrder
 from prophex.engine.results import to_json as result_json
@@ -41,12 +42,10 @@ __all__ = [
     "BlockEntry",
     "Store",
     "canonical_txn",
-    "clear_dirty",
     "database_url",
     "make_db_engine",
     "make_read_engine",
     "open_read_only",
-    "rebuild_indexes",
     "sqlite_path",
     "txn_hash",
 ]
@@ -215,7 +214,7 @@ class Store:
             self._write_state(conn, state, height, last)
             self.attempted = (height, last)
         self._head = (height, last)
-        clear_dirty(state)
+        state.clear_dirty()
         return height
 
     def _append(self, conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -349,33 +348,3 @@ def journal_rows(
             tseq = txn.seq
             posting_rows += [(tseq, a, net) for a, net in pack_postings(txn.postings).items()]
     return command_rows, txn_rows, posting_rows, prev
-
-
-def clear_dirty(state: State) -> None:
-    state.dirty_margin_accounts.clear()
-    state.dirty_accounts.clear()
-    state.dirty_positions.clear()
-    state.dirty_markets.clear()
-    state.dirty_client_orders.clear()
-
-
-def rebuild_indexes(state: State) -> None:
-    """Derive the lookup indexes (open positions per key and market, wallet notional, the
-    liquidation heaps) from positions; they are never stored, so they cannot drift."""
-    for position in state.positions.values():
-        if position.status != "open":
-            continue
-        state.open_by_key[(position.account, position.market, position.side)] = position.id
-        state.open_in_market.setdefault(position.market, set()).add(position.id)
-        key = (position.account, position.market)
-        state.wallet_notional[key] = state.wallet_notional.get(key, 0) + position.notional
-        state.markets[position.market].expose(position, 1)
-        if position.account in state.margin_modes:  # portfolio positions: no heap entry
-            continue
-        state.markets[position.market].liquidations.track(
-            position.side,
-            position.id,
-            position.version,
-            position.cost_basis - position.margin,
-            position.notional,
-        )

@@ -302,3 +302,26 @@ def test_liquidation_heap_is_compacted_and_still_exact() -> None:
     liquidation = next(t.data for t in receipt.transactions if t.kind == "liquidation")
     assert liquidation["seized_margin"] == 400 * USD
     assert check_invariants(exchange.state) == []
+
+
+@pytest.mark.parametrize("surplus_to_fund", [True, False])
+def test_void_sends_the_vault_balance_to_the_fund_only_when_configured(
+    surplus_to_fund: bool,
+) -> None:
+    """docs/concepts.md: a void returns margins with no PnL, and the vault's balance (here the
+    realised loss of an earlier close) goes to the fund when ``vault_surplus_to_if``."""
+    exchange = Exchange.create(profile("launch", fee_rate=0, vault_surplus_to_if=surplus_to_fund))
+    exchange.apply(CreateMarket(market="m"))
+    for name in ("a", "b"):
+        exchange.apply(Deposit(name, 1_000 * USD))
+    opened = exchange.apply(Open("a", "m", "A", 300 * USD, 300)).result.position_id
+    exchange.apply(Open("b", "m", "B", 300 * USD, 300))  # pushes A's price down
+    loss = -exchange.apply(Close("a", opened)).result.realized_pnl
+    assert loss > 0
+    vault, fund = exchange.state.balance("vault:m"), exchange.state.balance(INSURANCE_FUND)
+    assert vault == loss  # the close's loss stayed in the vault (no profit paid from it)
+    exchange.apply(Void("m"))
+    moved = loss if surplus_to_fund else 0
+    assert exchange.state.balance("vault:m") == vault - moved
+    assert exchange.state.balance(INSURANCE_FUND) == fund + moved
+    assert check_invariants(exchange.state) == []

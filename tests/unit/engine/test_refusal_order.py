@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from prophex.engine.commands import CreateMarket, Deposit, Halt, Open, Resume
+from prophex.engine.commands import Close, CreateMarket, Deposit, Halt, Open, Resume
 from prophex.engine.exchange import Exchange
 from prophex.errors import ProphexError
 from prophex.money import MICRO
@@ -51,3 +51,15 @@ def test_open_checks_run_in_the_documented_order() -> None:
     )
     assert _code(exchange, Open("other", "m", "A", 50 * USD, 300, never)) == "SLIPPAGE_EXCEEDED"
     exchange.apply(Open("other", "m", "A", 50 * USD, 300))  # every check passes
+
+
+def test_a_close_may_leave_less_than_min_notional_but_not_more_than_held() -> None:
+    exchange = Exchange.create(profile("launch"))
+    exchange.apply(CreateMarket(market="m", kind="prediction"))
+    exchange.apply(Deposit("a", 100 * USD))
+    opened = exchange.apply(Open("a", "m", "A", 1 * USD, 300)).result  # 3 USD notional
+    with pytest.raises(ProphexError) as refused:
+        exchange.apply(Close("a", opened.position_id, 3 * USD + 1))
+    assert refused.value.code == "CLOSE_EXCEEDS_POSITION"
+    closed = exchange.apply(Close("a", opened.position_id, 2_500_000)).result
+    assert closed.remaining_notional == 500_000  # 0.5 USD, under the 1 USD minimum

@@ -63,3 +63,15 @@ def test_a_close_may_leave_less_than_min_notional_but_not_more_than_held() -> No
     assert refused.value.code == "CLOSE_EXCEEDS_POSITION"
     closed = exchange.apply(Close("a", opened.position_id, 2_500_000)).result
     assert closed.remaining_notional == 500_000  # 0.5 USD, under the 1 USD minimum
+
+
+def test_an_open_may_reach_the_wallet_cap_exactly() -> None:
+    exchange = Exchange.create(profile("launch", wallet_cap=1_000))
+    exchange.apply(CreateMarket(market="m", kind="prediction"))
+    exchange.apply(Deposit("a", 10_000 * USD))
+    exchange.apply(Open("a", "m", "A", 300 * USD, 300))  # 900
+    exchange.apply(Open("a", "m", "B", 50 * USD, 200))  # 100 more on the other side: 1,000
+    with pytest.raises(ProphexError) as refused:
+        exchange.apply(Open("a", "m", "B", MICRO, 100))  # one more USD
+    assert refused.value.code == "WALLET_CAP_EXCEEDED"
+    assert refused.value.to_dict()["used"] == "1000"

@@ -7,9 +7,9 @@ what the fund goes through *on the way*: for each of ``paths`` paths it
    audit (:func:`prophex.audit.solvency.draw_outcomes`, so probabilities and correlations are
    the ones the user chose);
 2. takes a deep copy of the exchange and runs ``steps`` intervals up to the horizon. In each
-   interval, (a) every open position of an open market whose close would now pay a profit of
-   at least ``take_profit`` x its margin is closed (profitable closes draw on the fund when
-   the vault cannot pay them), (b) ``flow`` new orders arrive per market from fresh
+   interval, (a) every open isolated position of an open market whose close would now pay a
+   profit of at least ``take_profit`` x its margin is closed (profitable closes draw on the
+   fund when the vault cannot pay them; portfolio positions are held to resolution), (b) ``flow`` new orders arrive per market from fresh
    accounts, each on side A with probability ``p0 + (x - p0) (k / steps)`` (p0 the price at
    the start, x = 1 if the path's outcome is A, else 0, k the interval number from 1): the
    flow drifts toward the outcome, moving the price there and liquidating the positions on
@@ -138,13 +138,13 @@ def _order_size(state: State) -> tuple[int, int]:
 def _fold(result: PathResult, receipt: Receipt) -> None:
     for txn in receipt.transactions:
         d = txn.data
-        if txn.kind == "close":
+        if txn.kind in ("close", "pm_close"):
             result.fund_draw_closes += d["fund_draw"]
             result.haircut_closes += d["haircut"]
         elif txn.kind == "resolve":
             result.fund_draw_resolution += d["fund_draw"]
             result.haircut_resolution += d["haircut_total"]
-        elif txn.kind == "liquidation":
+        elif txn.kind in ("liquidation", "pm_liquidation"):
             result.liquidations += 1
 
 
@@ -167,6 +167,8 @@ def _profitable_closes(exchange: Exchange, take_profit: float) -> list[Close]:
             continue
         for position_id in sorted(state.open_in_market[market_id]):
             p = state.positions[position_id]
+            if state.margin_modes.get(p.account) == "portfolio":  # no margin of its own (D171)
+                continue
             other = "B" if p.side == "A" else "A"
             proceeds = amm.close_proceeds(market.oi(p.side), market.oi(other), p.notional)
             if proceeds - p.cost_basis >= take_profit * p.margin:

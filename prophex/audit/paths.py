@@ -9,9 +9,9 @@ what the fund goes through *on the way*: for each of ``paths`` paths it
 2. takes a deep copy of the exchange and runs ``steps`` intervals up to the horizon. In each
    interval, (a) every open isolated position of an open market whose close would now pay a
    profit of at least ``take_profit`` x its margin is closed (profitable closes draw on the
-   fund when the vault cannot pay them; portfolio positions are held to resolution), (b) ``flow`` new orders arrive per market from fresh
-   accounts, each on side A with probability ``p0 + (x - p0) (k / steps)`` (p0 the price at
-   the start, x = 1 if the path's outcome is A, else 0, k the interval number from 1): the
+   fund when the vault cannot pay them; portfolio positions are held to resolution), (b)
+   ``flow`` new orders arrive per market from fresh accounts, each on side A with
+   probability ``p0 + (x - p0) (k / steps)`` (p0 the price at the start, x = 1 if the path's outcome is A, else 0, k the interval number from 1): the
    flow drifts toward the outcome, moving the price there and liquidating the positions on
    the losing side as it goes, cascades included (default ``flow``:
    ``max(1, open positions // (2 steps))`` per market, so the new orders number about half

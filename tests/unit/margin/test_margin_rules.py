@@ -59,7 +59,9 @@ def test_outcomes_follow_the_written_draws_and_strict_comparisons() -> None:
         ],
     )  # fmt: skip
     losses = simulate_cluster_losses(b, ScenarioParams(paths, seed, rw, rc))
-    z = doc_stream(seed, "asset:BTC").standard_normal(paths, dtype=np.float32) * F(math.sqrt(1 - rw))
+    z = doc_stream(seed, "asset:BTC").standard_normal(paths, dtype=np.float32) * F(
+        math.sqrt(1 - rw)
+    )
     z += F(math.sqrt(rc)) * doc_stream(seed, "factor:risk-on").standard_normal(paths, dtype=F)
     z += F(math.sqrt(rw - rc)) * doc_stream(seed, "class:Crypto").standard_normal(paths, dtype=F)
     up = z > F(ndtri(1 - 0.4))
@@ -104,8 +106,7 @@ def test_top2_ties_by_name_and_binding_ties_to_base() -> None:
 
 def test_pm_is_capped_strictly_above_fc_and_its_se_is_then_zero() -> None:
     games = [
-        {"id": f"G{i}", "kind": "independent", "cluster": "SPORTS", "price": 0.5}
-        for i in range(20)
+        {"id": f"G{i}", "kind": "independent", "cluster": "SPORTS", "price": 0.5} for i in range(20)
     ]
     held = [{"contract": g["id"], "side": "long", "contracts": 100} for g in games]
     free = compute_margin(book(games, held), MarginParams(paths=20_000, seed=1))

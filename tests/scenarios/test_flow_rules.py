@@ -1,0 +1,114 @@
+"""Exact rules of docs/scenarios.md: size rounding, shocks, momentum, arrivals, behaviour levels
+and the order of resolutions at one stop."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from prophex.engine.commands import AdvanceClock, Resolve, ResolveBatch, Void
+from prophex.money import MICRO
+from prophex.scenarios.behaviours import Level
+from prophex.scenarios.loader import parse_scenario
+from prophex.scenarios.population import CENT, MarketView, PopulationFlow, sample
+from prophex.scenarios.replay import Replay, open_sequencer
+from prophex.scenarios.schema import Choice, Fixed, Uniform
+
+SCENARIO = """
+name: rules
+seed: 3
+protocol: {profile: launch}
+duration: 4h
+tick: 1h
+markets:
+  - {id: M2}
+  - {id: M1}
+  - {id: M0}
+populations:
+  - name: crowd
+    count: 10
+    balance: {dist: fixed, value: 1000}
+    margin: {dist: fixed, value: 10}
+    leverage: {dist: fixed, value: 2}
+    side_bias: {M1: 0.6, M2: 0.5}
+    arrivals: {process: uniform, start: 0, end: 3h, orders_per_trader: 0.35}
+    behaviours:
+      - {kind: momentum, share: 1, lookback: 1h, strength: 0.25}
+shocks:
+  - {at: 1h, until: 3h, market: M1, side_bias: 0.9, shift: 0.2, flow: 3}
+  - {at: 2h, market: M1, side_bias: 0.7}
+  - {at: 2h, market: M2, shift: -0.1}
+resolution:
+  M2: {outcome: A, at: 4h}
+  M1: {outcome: void, at: 4h}
+  M0: {outcome: B, at: 4h}
+"""
+
+
+def test_sizes_fixed_and_choice_are_cut_draws_round_half_even_inside_the_bounds() -> None:
+    rng = np.random.default_rng(0)
+    assert sample(
+        Fixed(dist="fixed", value=Decimal("12.3456789")), rng, 2, MICRO, CENT
+    ).tolist() == [
+        12_345_678,
+        12_345_678,
+    ]
+    assert sample(Fixed(dist="fixed", value=Decimal("2.555")), rng, 1, 100, 1).tolist() == [255]
+    choice = Choice(dist="choice", values=[Decimal("1.005")])
+    assert sample(choice, rng, 1, MICRO, CENT).tolist() == [1_005_000]  # not rounded to cents
+    uniform = Uniform(dist="uniform", low=Decimal("1.005"), high=Decimal("1.035"))
+    draws = sample(uniform, np.random.default_rng(4), 1_000, MICRO, CENT)
+    raw = np.random.default_rng(4).uniform(1_005_000, 1_035_000, size=1_000)
+    expected = np.clip(np.rint(raw / CENT).astype(np.int64) * CENT, 1_010_000, 1_030_000)
+    assert draws.tolist() == expected.tolist()
+    assert set(draws.tolist()) == {1_010_000, 1_020_000, 1_030_000}  # inward: 1.01 .. 1.03
+    assert np.rint(np.array([0.5, 1.5, 2.5])).tolist() == [0.0, 2.0, 2.0]  # halves to even
+
+
+def test_shocks_apply_in_file_order_and_the_bias_is_clipped_after_all() -> None:
+    scenario = parse_scenario(SCENARIO)
+    flow = PopulationFlow(scenario.populations[0], scenario, np.random.default_rng(0))
+    assert flow.market_ids == ["M2", "M1", "M0"]
+    weights, bias = flow._shocked(3_600)  # first shock only: 0.9 + 0.2, clipped
+    assert weights.tolist() == [1.0, 3.0, 1.0] and bias.tolist() == [0.5, 1.0, 0.5]
+    weights, bias = flow._shocked(7_200)  # both on M1: bias 0.7 (set), M2 shifted
+    assert weights.tolist() == [1.0, 3.0, 1.0] and bias.tolist() == [0.4, 0.7, 0.5]
+    weights, bias = flow._shocked(10_800)  # the first shock has ended
+    assert weights.tolist() == [1.0, 1.0, 1.0] and bias.tolist() == [0.4, 0.7, 0.5]
+
+
+def test_momentum_moves_the_bias_by_strength_toward_the_rising_side() -> None:
+    scenario = parse_scenario(SCENARIO)
+    flow = PopulationFlow(scenario.populations[0], scenario, np.random.default_rng(0))
+    view = MarketView({"M0", "M1", "M2"}, {("M2", 3_600): 1, ("M1", 3_600): -1})
+    p = flow._trend_adjust(
+        np.array([0.5, 0.6, 0.5]), np.array([0, 1, 2]), np.array([0, 1, 2]), view
+    )
+    assert p.tolist() == [0.5 + 0.25 * 0.5, 0.6 - 0.25 * 0.6, 0.5]
+
+
+def test_uniform_arrivals_carry_the_fraction_to_the_next_interval() -> None:
+    scenario = parse_scenario(SCENARIO)
+    flow = PopulationFlow(scenario.populations[0], scenario, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    # rate = 10 x 0.35 / 3h; 1.1666... per hour; nothing after `end`
+    assert [flow._count(t, t + 3_600, 1.0, rng) for t in (0, 3_600, 7_200, 10_800)] == [1, 1, 1, 0]
+    assert abs(flow.carry - 0.5) < 1e-9
+
+
+def test_behaviour_levels_are_inclusive() -> None:
+    rising, falling = Level(3, 5, rising=True), Level(3, 5, rising=False)
+    assert rising.crossed(6, 10) and not rising.crossed(5_999, 10_000)
+    assert falling.crossed(6, 10) and not falling.crossed(6_001, 10_000)
+
+
+def test_resolutions_at_one_stop_go_in_id_order_voids_interleaved_or_first_in_a_batch() -> None:
+    scenario = parse_scenario(SCENARIO)
+    sequencer = open_sequencer(scenario, None)
+    last = Replay(scenario, sequencer)._batch(14_400, None)
+    assert last == [Resolve("M0", "B"), Void("M1"), Resolve("M2", "A")]  # nothing else at the end
+    batch = scenario.model_copy(update={"settlement": "batch"})
+    last = Replay(batch, open_sequencer(batch, None))._batch(14_400, None)
+    assert last == [Void("M1"), ResolveBatch({"M0": "B", "M2": "A"}, "pro_rata")]
+    assert not any(isinstance(c, AdvanceClock) for c in last)

@@ -11,12 +11,12 @@ what the fund goes through *on the way*: for each of ``paths`` paths it
    profit of at least ``take_profit`` x its margin is closed (profitable closes draw on the
    fund when the vault cannot pay them; portfolio positions are held to resolution), (b)
    ``flow`` new orders arrive per market from fresh accounts, each on side A with
-   probability ``p0 + (x - p0) (k / steps)`` (p0 the price at the start, x = 1 if the path's outcome is A, else 0, k the interval number from 1): the
-   flow drifts toward the outcome, moving the price there and liquidating the positions on
-   the losing side as it goes, cascades included (default ``flow``:
-   ``max(1, open positions // (2 steps))`` per market, so the new orders number about half
-   the positions open now; a halted market gets no flow and no closes); (c) the clock
-   advances one interval (funding runs);
+   probability ``p0 + (x - p0) (k / steps)`` (p0 the price at the start, x = 1 if the path's
+   outcome is A, else 0, k the interval number from 1): the flow drifts toward the outcome,
+   moving the price there and liquidating the positions on the losing side as it goes,
+   cascades included (default ``flow``: ``max(1, open positions // (2 steps))`` per market,
+   so the new orders number about half the positions open now; a halted market gets no flow
+   and no closes); (c) the clock advances one interval (funding runs);
 3. resolves every market to its drawn outcome, one ``resolve`` each in market-id order (the
    sequential rule);
 

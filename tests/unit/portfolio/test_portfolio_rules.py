@@ -7,6 +7,7 @@ from statistics import NormalDist
 
 from pm_helpers import M, make_exchange, portfolio_account
 
+from prophex.api.portfolio import account_margin
 from prophex.engine import pm_book
 from prophex.engine.commands import Deposit, Open, OpenPortfolio, Resolve
 
@@ -52,3 +53,15 @@ def test_unknown_resolution_charges_a_portfolio_position_c_minus_floor_half_n() 
     assert lost["payout"] == 0 and lost["pnl"] == -(dear.cost - half)
     won = records[str(cheap.position_id)]
     assert "from_lock" not in won  # value >= C: settled by the common plan
+
+
+def test_account_margin_what_if_puts_an_untagged_market_in_its_kinds_default_cluster() -> None:
+    ex = make_exchange(at_reference_prices=False)
+    ex.apply(Deposit("iso", 10_000 * M))
+    ex.apply(Open("iso", "RAIN", "A", 100 * M, 200))
+    ex.apply(Open("iso", "G01", "B", 100 * M, 200))
+    figures = account_margin(ex.state, "iso", paths=1_000, seed=0)
+    assert [c["cluster"] for c in figures["clusters"]] == ["SPORTS"]  # not EVENT:RAIN
+    costs = sum(p.cost_basis for p in ex.state.positions.values() if p.account == "iso")
+    assert figures["max_loss"] == figures["full_collateral"] == costs
+    assert figures["isolated_margin"] == 200 * M

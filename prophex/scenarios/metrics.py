@@ -47,6 +47,10 @@ class Cascade:
     market: str = ""
 
 
+LIQUIDATION_KINDS = ("liquidation", "pm_liquidation")
+"""Isolated liquidations and the positions of liquidated portfolio accounts (one each)."""
+
+
 @dataclass(slots=True)
 class Metrics:
     submitted: int = 0
@@ -120,7 +124,7 @@ class Metrics:
             self._receipt(result, time)
 
     def _receipt(self, receipt: Receipt, time: int) -> None:
-        liquidations = [t for t in receipt.transactions if t.kind == "liquidation"]
+        liquidations = [t for t in receipt.transactions if t.kind in LIQUIDATION_KINDS]
         self._time = time
         for txn in receipt.transactions:
             handler = _HANDLERS.get(txn.kind)

@@ -7,10 +7,23 @@ from decimal import Decimal
 
 import numpy as np
 
-from prophex.engine.commands import AdvanceClock, Resolve, ResolveBatch, Void
+from prophex.engine.commands import (
+    AdvanceClock,
+    CreateMarket,
+    Deposit,
+    Open,
+    OpenPortfolio,
+    Resolve,
+    ResolveBatch,
+    SetMarginMode,
+    Void,
+)
+from prophex.engine.exchange import Exchange
 from prophex.money import MICRO
+from prophex.params import profile
 from prophex.scenarios.behaviours import Level
 from prophex.scenarios.loader import parse_scenario
+from prophex.scenarios.metrics import Metrics
 from prophex.scenarios.population import CENT, MarketView, PopulationFlow, sample
 from prophex.scenarios.replay import Replay, open_sequencer
 from prophex.scenarios.schema import Choice, Fixed, Uniform
@@ -112,3 +125,29 @@ def test_resolutions_at_one_stop_go_in_id_order_voids_interleaved_or_first_in_a_
     last = Replay(batch, open_sequencer(batch, None))._batch(14_400, None)
     assert last == [Void("M1"), ResolveBatch({"M0": "B", "M2": "A"}, "pro_rata")]
     assert not any(isinstance(c, AdvanceClock) for c in last)
+
+
+def test_account_liquidations_count_in_the_cascade_and_by_side() -> None:
+    """A liquidated portfolio account's positions (``pm_liquidation``) are liquidations like
+    any other: in the count, the deepest cascade and ``liquidations_by_side``."""
+    ex = Exchange.create(
+        profile("launch", virtual_oi=100_000, wallet_cap=1_000_000, market_oi_cap=10_000_000,
+                pm_paths=20_000, pm_seed=7)
+    )  # fmt: skip
+    tags = {"cluster": "BTC", "underlying": "BTC", "contract_kind": "threshold"}
+    ex.apply(CreateMarket("BTC100", strike="100000", direction="above", **tags))
+    ex.apply(CreateMarket("BTC105", strike="105000", direction="above", **tags))
+    ex.apply(Deposit("alice", 12_000 * MICRO))
+    ex.apply(SetMarginMode("alice", "portfolio"))
+    ex.apply(OpenPortfolio("alice", "BTC100", "A", 10_000 * MICRO))
+    ex.apply(OpenPortfolio("alice", "BTC105", "B", 10_000 * MICRO))
+    ex.apply(Deposit("mm", 1_000_000 * MICRO))
+    command = Open("mm", "BTC100", "B", 100_000 * MICRO, 100)
+    receipt = ex.apply(command)
+    metrics = Metrics()
+    metrics.record([command], [receipt], 60)
+    assert metrics.liquidations == 2 and metrics.deepest.size == 2
+    assert sorted((m, s) for _, m, s, _, _ in metrics.liquidation_detail) == [
+        ("BTC100", "A"),
+        ("BTC105", "B"),
+    ]

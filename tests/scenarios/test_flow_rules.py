@@ -23,9 +23,10 @@ from prophex.money import MICRO
 from prophex.params import profile
 from prophex.scenarios.behaviours import Level
 from prophex.scenarios.loader import parse_scenario
-from prophex.scenarios.metrics import Metrics
+from prophex.scenarios.metrics import MarketStats, Metrics
 from prophex.scenarios.population import CENT, MarketView, PopulationFlow, sample
 from prophex.scenarios.replay import Replay, open_sequencer
+from prophex.scenarios.report import waterfall
 from prophex.scenarios.schema import Choice, Fixed, Uniform
 
 SCENARIO = """
@@ -151,3 +152,25 @@ def test_account_liquidations_count_in_the_cascade_and_by_side() -> None:
         ("BTC100", "A"),
         ("BTC105", "B"),
     ]
+
+
+def test_waterfall_layers_follow_the_written_formulas() -> None:
+    res = {"kind": "resolve", "owed_to_winners": 1_000, "fund_draw": 300, "haircut": 50,
+           "losers_margin_at_resolution": 400}  # fmt: skip
+    stats = MarketStats(penalties_to_fund=120, resolution=res)
+    assert waterfall(stats) == {
+        "owed_to_winners": 1_000,
+        "losers_margin_at_resolution": 400,
+        "vault_margin_carried": 250,  # 1,000 - 300 - 50 - 400
+        "liquidation_penalties": 120,
+        "insurance_fund": 180,
+        "haircut": 50,
+    }
+    stats = MarketStats(
+        penalties_to_fund=500, resolution={**res, "losers_margin_at_resolution": 900}
+    )
+    flow = waterfall(stats)
+    assert flow is not None
+    assert (flow["losers_margin_at_resolution"], flow["vault_margin_carried"]) == (650, 0)
+    assert (flow["liquidation_penalties"], flow["insurance_fund"]) == (300, 0)
+    assert waterfall(MarketStats(resolution={**res, "kind": "void"})) is None

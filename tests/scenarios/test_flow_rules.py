@@ -28,6 +28,7 @@ from prophex.scenarios.population import CENT, MarketView, PopulationFlow, sampl
 from prophex.scenarios.replay import Replay, open_sequencer
 from prophex.scenarios.report import waterfall
 from prophex.scenarios.schema import Choice, Fixed, Uniform
+from prophex.scenarios.sweep.stats import bootstrap_interval, wilson, z_two_sided
 
 SCENARIO = """
 name: rules
@@ -174,3 +175,13 @@ def test_waterfall_layers_follow_the_written_formulas() -> None:
     assert (flow["losers_margin_at_resolution"], flow["vault_margin_carried"]) == (650, 0)
     assert (flow["liquidation_penalties"], flow["insurance_fund"]) == (300, 0)
     assert waterfall(MarketStats(resolution={**res, "kind": "void"})) is None
+
+
+def test_p99_bootstrap_follows_the_written_resampling_and_wilson_has_exact_ends() -> None:
+    values = [7 * i % 101 for i in range(150)]
+    data = np.sort(np.array(values, dtype=np.int64))
+    idx = np.random.default_rng(0).integers(0, 150, size=(1_000, 150))
+    p99s = np.sort(np.sort(data[idx], axis=1)[:, 148])  # ceil(0.99 x 150) = 149th smallest
+    assert bootstrap_interval(values, 0.99, 0.9) == (int(p99s[49]), int(p99s[949]))
+    assert wilson(7, 7, z_two_sided(0.95))[1] == 1.0
+    assert wilson(0, 7, z_two_sided(0.95))[0] == 0.0

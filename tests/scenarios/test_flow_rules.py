@@ -28,6 +28,7 @@ from prophex.scenarios.population import CENT, MarketView, PopulationFlow, sampl
 from prophex.scenarios.replay import Replay, open_sequencer
 from prophex.scenarios.report import waterfall
 from prophex.scenarios.schema import Choice, Fixed, Uniform
+from prophex.scenarios.sweep.solver import _search, _step_grid
 from prophex.scenarios.sweep.stats import bootstrap_interval, wilson, z_two_sided
 
 SCENARIO = """
@@ -185,3 +186,16 @@ def test_p99_bootstrap_follows_the_written_resampling_and_wilson_has_exact_ends(
     assert bootstrap_interval(values, 0.99, 0.9) == (int(p99s[49]), int(p99s[949]))
     assert wilson(7, 7, z_two_sided(0.95))[1] == 1.0
     assert wilson(0, 7, z_two_sided(0.95))[0] == 0.0
+
+
+def test_solver_grid_cuts_the_range_to_whole_steps_and_bisects_rounding_down() -> None:
+    assert _step_grid("max_leverage", None, None, None) == (Decimal("0.01"), 100, 10_000)
+    assert _step_grid("if_seed", "1005", "2999", "10") == (Decimal("10"), 100, 299)
+    probes: list[int] = []
+
+    def safe(units: int) -> bool:
+        probes.append(units)
+        return units <= 113
+
+    assert _search(safe, 100, 299) == (113, 114)
+    assert probes == [100, 101, 102, 104, 108, 116, 112, 114, 113]

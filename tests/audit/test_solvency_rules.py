@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from prophex.audit.coverage import path_totals, quantile
+from prophex.audit.coverage import _many, _whale, largest_cap, path_totals, quantile
 from prophex.audit.outcomes import OutcomeModel, draw_outcomes, outcome_paths
 from prophex.audit.paths import PathResult, _fold, _order_size, _profitable_closes
-from prophex.audit.shortfall import SolvencyError
+from prophex.audit.shortfall import Book, SolvencyError
 from prophex.audit.solvency import _ratio, solvency_of_state
 from prophex.audit.stats import wilson_interval
+from prophex.engine import amm
 from prophex.engine.commands import (
     Close,
     CreateMarket,
@@ -22,6 +23,7 @@ from prophex.engine.commands import (
     SetMarginMode,
 )
 from prophex.engine.exchange import Exchange
+from prophex.money import MAX_AMOUNT
 from prophex.params import profile
 
 M = 1_000_000
@@ -161,3 +163,25 @@ def test_paths_count_account_liquidations() -> None:
     result = PathResult(outcomes={})
     _fold(result, receipt)
     assert result.liquidations == kinds.count("liquidation") + 2
+
+
+def test_whale_takes_the_costlier_side_a_on_a_tie_and_pays_its_margin_if_it_loses() -> None:
+    ex = exchange()
+    state, market = ex.state, ex.state.markets["A-GAME"]
+    empty = Book("A-GAME", 0, {"A": 0, "B": 0}, {"A": 0, "B": 0})
+    x = 999 * M
+    cost = amm.open_cost(market.oi("A"), market.oi("B"), x)
+    assert _whale(state, market, empty, x) == (x - cost, 0)  # a tie: side A
+    ex.apply(Open("mm", "A-GAME", "A", 30_000 * M, 100))  # B is now the cheap side
+    market = ex.state.markets["A-GAME"]
+    book = Book("A-GAME", 0, {"A": 5 * M, "B": 0}, {"A": 0, "B": 0})
+    cost_b = amm.open_cost(market.oi("B"), market.oi("A"), x)
+    margin = x * 100 // state.rules.max_leverage_centi
+    assert _whale(state, market, book, x) == (max(0, 5 * M - min(margin, cost_b)), x - cost_b)
+
+
+def test_largest_cap_bisects_to_the_largest_covered_amount() -> None:
+    assert largest_cap(lambda c: c <= 12_345) == 12_345
+    assert largest_cap(lambda c: False) is None
+    assert largest_cap(lambda c: True) == MAX_AMOUNT
+    assert _many(MAX_AMOUNT // 10, 10) == MAX_AMOUNT and _many(7, 10) == 7

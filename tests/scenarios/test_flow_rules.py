@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 
 from prophex.engine.commands import (
+    AddMargin,
     AdvanceClock,
     CreateMarket,
     Deposit,
@@ -21,13 +22,13 @@ from prophex.engine.commands import (
 from prophex.engine.exchange import Exchange
 from prophex.money import MICRO
 from prophex.params import profile
-from prophex.scenarios.behaviours import Level
+from prophex.scenarios.behaviours import Level, Manager
 from prophex.scenarios.loader import parse_scenario
 from prophex.scenarios.metrics import MarketStats, Metrics
 from prophex.scenarios.population import CENT, MarketView, PopulationFlow, sample
 from prophex.scenarios.replay import Replay, open_sequencer
 from prophex.scenarios.report import waterfall
-from prophex.scenarios.schema import Choice, Fixed, Uniform
+from prophex.scenarios.schema import Choice, Fixed, TopUp, Uniform
 from prophex.scenarios.sweep.solver import _search, _step_grid
 from prophex.scenarios.sweep.stats import bootstrap_interval, wilson, z_two_sided
 
@@ -199,3 +200,34 @@ def test_solver_grid_cuts_the_range_to_whole_steps_and_bisects_rounding_down() -
 
     assert _search(safe, 100, 299) == (113, 114)
     assert probes == [100, 101, 102, 104, 108, 116, 112, 114, 113]
+
+
+def test_an_interval_draws_traders_then_markets_then_sides_in_one_array_each() -> None:
+    scenario = parse_scenario(SCENARIO)
+    flow = PopulationFlow(scenario.populations[0], scenario, np.random.default_rng(0))
+    view = MarketView({"M0", "M1", "M2"})
+    orders = flow.orders(0, 10_800, view, np.random.default_rng(5), 300)  # 3.5 expected: 3
+    rng = np.random.default_rng(5)
+    traders = rng.integers(10, size=3)
+    markets = rng.choice(3, size=3, p=np.array([1.0, 1.0, 1.0]) / 3.0)
+    u = rng.random(3)
+    bias = np.array([0.5, 0.6, 0.5])  # M2, M1, M0; the momentum view is flat
+    assert [(o.account, o.market, o.side) for o in orders] == [
+        (f"crowd.{t}", ["M2", "M1", "M0"][m], "A" if x < bias[m] else "B")
+        for t, m, x in zip(traders, markets, u, strict=True)
+    ]
+    assert {(o.margin, o.leverage_centi) for o in orders} == {(10 * MICRO, 200)}
+
+
+def test_a_top_up_adds_amount_times_margin_rounded_down() -> None:
+    ex = Exchange.create(profile("launch"))
+    ex.apply(CreateMarket("M"))
+    ex.apply(Deposit("bob", 1_000 * MICRO))
+    opened = ex.apply(Open("bob", "M", "A", 100 * MICRO + 1, 200)).result
+    position = ex.state.positions[opened.position_id]
+    manager = Manager(rules={"bob": TopUp(kind="top_up", amount=Decimal("0.5"))})
+    snap = (position.notional, position.cost_basis, position.margin)
+    manager.registered[position.id] = snap
+    command = manager._due(ex.state, position.id, snap)
+    assert command == AddMargin("bob", position.id, 50 * MICRO)  # floor(0.5 x 100.000001)
+    assert manager.top_ups == {position.id: 1}

@@ -9,7 +9,7 @@ from pm_helpers import M, make_exchange, portfolio_account
 
 from prophex.api.portfolio import account_margin
 from prophex.engine import pm_book
-from prophex.engine.commands import Deposit, Open, OpenPortfolio, Resolve
+from prophex.engine.commands import Deposit, Open, OpenPortfolio, Resolve, Withdraw
 
 
 def test_prices_against_the_strike_order_are_projected_onto_the_previous_threshold() -> None:
@@ -65,3 +65,27 @@ def test_account_margin_what_if_puts_an_untagged_market_in_its_kinds_default_clu
     costs = sum(p.cost_basis for p in ex.state.positions.values() if p.account == "iso")
     assert figures["max_loss"] == figures["full_collateral"] == costs
     assert figures["isolated_margin"] == 200 * M
+
+
+def test_a_lock_of_zero_is_liquidated_once_its_loss_is_not_negative() -> None:
+    """The worked example's end: the re-lock leaves 0 in the lock with an empty wallet; the
+    remaining short is in profit (loss < 0 = lock), and is liquidated as soon as a price move
+    makes its loss 0 or more, with nothing to seize."""
+    ex = make_exchange(at_reference_prices=False)
+    portfolio_account(ex, "alice", 12_000)
+    ex.apply(OpenPortfolio("alice", "BTC100", "A", 10_000 * M))
+    short = ex.apply(OpenPortfolio("alice", "BTC105", "B", 10_000 * M)).result
+    ex.apply(Withdraw("alice", ex.state.balance("wallet:alice") - 500 * M))
+    receipt = ex.apply(Resolve("BTC100", "B"))
+    assert [t.kind for t in receipt.transactions] == ["resolve", "pm_lock"]
+    relock = receipt.transactions[1].data
+    assert (relock["requirement"], relock["locked"]) == (short.cost, 0)
+    ex.apply(Deposit("mm", 100_000 * M))
+    receipt = ex.apply(Open("mm", "BTC105", "A", 30_000 * M, 100))
+    (liquidation,) = [t.data for t in receipt.transactions if t.kind == "pm_liquidation"]
+    assert (liquidation["position"], liquidation["locked"], liquidation["seized"]) == (
+        short.position_id,
+        0,
+        0,
+    )
+    assert liquidation["bad_debt"] == short.cost - liquidation["exit_proceeds"] > 0

@@ -77,6 +77,9 @@ def test_latents_are_numbered_in_market_id_order_and_drawn_from_one_generator() 
     markets = [ex.state.markets[m] for m in sorted(ex.state.markets)]
     wins, described = draw_outcomes(markets, 500, 9)
     assert described["latents"] == ["market:A-GAME", "underlying:BTC", "underlying:ETH"]
+    prices = {m.id: m.oi("A") / (m.oi("A") + m.oi("B")) for m in markets}
+    assert described["p_a"] == {m: round(p, 6) for m, p in prices.items()}
+    assert described["p_a"]["BTC100"] == 0.52381  # 110,000 / 210,000, shown to 6 decimals
     corr = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.68], [0.0, 0.68, 1.0]])  # one class
     z = np.random.default_rng(9).standard_normal((500, 3)) @ np.linalg.cholesky(corr).T
     p = {m.id: m.oi("A") / (m.oi("A") + m.oi("B")) for m in markets}

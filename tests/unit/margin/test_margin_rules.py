@@ -161,3 +161,21 @@ def test_exchange_positions_need_a_cost_basis_strictly_inside_the_notional() -> 
         {"market_id": "G1", "side": "A", "notional": 1_000_000, "cost_basis": 600_000},
     ]
     assert book_from_positions(positions, tax).contracts["G1"].price == 0.7  # first: 1 - 0.3
+
+
+def test_contract_noise_blends_a_private_stream_in_float32() -> None:
+    paths, seed, eta = 1_000, 4, 0.3
+    b = book(
+        [{"id": "UP", "kind": "threshold", "underlying": "SPX", "strike": 6e3,
+          "direction": "above", "price": 0.3, "eta": eta}],
+        [{"contract": "UP", "side": "long", "contracts": 1}],
+    )  # fmt: skip
+    losses = simulate_cluster_losses(b, ScenarioParams(paths, seed, 0.68, 0.35))
+    z = doc_stream(seed, "asset:SPX").standard_normal(paths, dtype=F) * F(math.sqrt(1 - 0.68))
+    z += F(math.sqrt(0.35)) * doc_stream(seed, "factor:risk-on").standard_normal(paths, dtype=F)
+    z += F(math.sqrt(0.68 - 0.35)) * doc_stream(seed, "class:Equity").standard_normal(
+        paths, dtype=F
+    )
+    noise = doc_stream(seed, "contract:UP").standard_normal(paths, dtype=F)
+    zk = F(math.sqrt(1 - eta)) * z + F(math.sqrt(eta)) * noise
+    assert losses["SPX"].tolist() == ((zk > F(ndtri(1 - 0.3))) * -1.0 + 0.3).tolist()

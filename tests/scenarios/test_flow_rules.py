@@ -231,3 +231,11 @@ def test_a_top_up_adds_amount_times_margin_rounded_down() -> None:
     command = manager._due(ex.state, position.id, snap)
     assert command == AddMargin("bob", position.id, 50 * MICRO)  # floor(0.5 x 100.000001)
     assert manager.top_ups == {position.id: 1}
+
+
+def test_an_interval_outside_the_arrival_window_draws_nothing() -> None:
+    scenario = parse_scenario(SCENARIO.replace("process: uniform", "process: poisson"))
+    flow = PopulationFlow(scenario.populations[0], scenario, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    assert flow.orders(10_800, 14_400, MarketView({"M0", "M1", "M2"}), rng, 300) == []
+    assert rng.random() == np.random.default_rng(1).random()  # no draw was consumed

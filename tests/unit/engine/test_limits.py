@@ -36,6 +36,10 @@ def test_a_wallet_fills_to_exactly_max_wallet() -> None:
     error = caught.value
     assert (error.code, error.status) == ("AMOUNT_LIMIT_EXCEEDED", 422)
     assert error.details == {"field": "balance", "limit": MAX_WALLET, "value": MAX_WALLET + 1}
+    assert error.message == (
+        f"the balance of wallet 'whale' would reach {MAX_WALLET + 1}, above the limit "
+        f"{MAX_WALLET}; nothing was written"
+    )
     assert digest(exchange.state) == before  # nothing changed, no command number used
     assert exchange.state.balance(wallet_account("whale")) == MAX_WALLET
 

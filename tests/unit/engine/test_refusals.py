@@ -23,6 +23,7 @@ from prophex.engine.commands import (
     Halt,
     Open,
     Resolve,
+    ResolveBatch,
     Void,
     Withdraw,
 )
@@ -174,6 +175,12 @@ REFUSALS: list[tuple[Command, str, str, dict[str, Any]]] = [
         "ALREADY_EXISTS",
         "market 'm' already exists",
         {"resource": "market"},
+    ),
+    (
+        ResolveBatch({"m": "C"}),  # type: ignore[dict-item]
+        "INVALID_COMMAND",
+        "outcome of m must be 'A', 'B' or 'UNKNOWN'",
+        {"field": "outcomes"},
     ),
     (
         Genesis(params={}),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from pm_helpers import (
     GAMES,
     M,
@@ -17,12 +18,21 @@ from pm_helpers import (
 )
 
 from prophex.engine import pm_book
-from prophex.engine.commands import Close, Deposit, Open, OpenPortfolio, Resolve, Withdraw
+from prophex.engine.commands import (
+    Close,
+    Deposit,
+    Open,
+    OpenPortfolio,
+    Resolve,
+    SetMarginMode,
+    Withdraw,
+)
 from prophex.engine.controllers.pm_risk import account_positions
 from prophex.engine.exchange import Exchange
 from prophex.engine.pm_account import open_holdings, requirement_of
 from prophex.engine.pm_book import mark_a
-from prophex.engine.state import check_invariants
+from prophex.engine.state import check_invariants, digest
+from prophex.errors import InsufficientBalance, InvalidCommand, MarketOiCapExceeded
 from prophex.margin.contracts import Contract
 
 SPREAD = [("BTC100", "A", 10_000), ("BTC105", "B", 10_000)]
@@ -152,3 +162,71 @@ def test_equal_strikes_project_below_before_above() -> None:
     assert contracts["BELOW"].price == 0.6
     assert contracts["ABOVE"].price == 1.0 - normal.cdf(normal.inv_cdf(0.6))
     assert abs(contracts["ABOVE"].price - 0.4) < 1e-12
+
+
+def test_below_contract_raised_to_a_lower_strike_level() -> None:
+    """Two ``below`` thresholds: P(X < 100k) must not be under P(X < 90k); the dearer lower
+    strike's level is the floor, so the 100k contract is priced at 0.6."""
+    contracts = {
+        "LOW": Contract("LOW", "threshold", "BTC", 0.6, "BTC", 90_000.0, "below", None),
+        "HIGH": Contract("HIGH", "threshold", "BTC", 0.3, "BTC", 100_000.0, "below", None),
+    }
+    pm_book._project_strike_order(contracts)
+    assert contracts["LOW"].price == 0.6
+    assert abs(contracts["HIGH"].price - 0.6) < 1e-12
+
+
+def test_contract_spec_of_a_clustered_market_without_kind_is_independent() -> None:
+    assert pm_book.contract_spec("X", {"cluster": "SPORTS"}) == {
+        "kind": "independent",
+        "cluster": "SPORTS",
+    }
+    assert pm_book.contract_spec("X", {}) == {"kind": "independent", "cluster": "EVENT:X"}
+
+
+def test_portfolio_refusals_name_their_check_and_field() -> None:
+    ex = make_exchange()
+    portfolio_account(ex, "h", 20_000)
+    build(ex, "h", SPREAD)
+    ex.apply(Withdraw("h", wallet(ex, "h")))
+    hedge = account_positions(ex.state, "h")[1]
+    before = digest(ex.state)
+    # closing the hedge leg raises the requirement back to the long leg's full cost
+    with pytest.raises(InsufficientBalance) as close_err:
+        ex.apply(Close("h", hedge.id))
+    assert close_err.value.message == (
+        "portfolio requirement after the close needs 2649.10931 USD more locked margin "
+        "(requirement 3844.106696 USD) but the wallet has 0 USD free"
+    )
+    assert close_err.value.details == {
+        "check": "portfolio requirement after the close",
+        "required": "2649.10931",
+        "available": "0",
+        "requirement": "3844.106696",
+    }
+    with pytest.raises(InvalidCommand) as mode_err:
+        ex.apply(SetMarginMode("h", "cross"))  # type: ignore[arg-type]
+    assert (mode_err.value.message, mode_err.value.details) == (
+        "mode must be 'isolated' or 'portfolio'",
+        {"field": "mode"},
+    )
+    with pytest.raises(InvalidCommand) as side_err:
+        ex.apply(OpenPortfolio("h", "BTC100", "C", 10 * M))  # type: ignore[arg-type]
+    assert (side_err.value.message, side_err.value.details) == (
+        "side must be 'A' or 'B'",
+        {"field": "side"},
+    )
+    assert digest(ex.state) == before
+
+
+def test_portfolio_open_respects_the_fixed_market_oi_cap() -> None:
+    ex = make_exchange(at_reference_prices=False, market_oi_cap=1_000)
+    assert ex.state.rules.cap_rule == "fixed"
+    portfolio_account(ex, "f", 20_000)
+    with pytest.raises(MarketOiCapExceeded) as err:
+        ex.apply(OpenPortfolio("f", "RAIN", "A", 1_001 * M))
+    assert err.value.message == (
+        "order of 1001 USD notional exceeds the market OI cap: 1000 USD of 1000 left"
+    )
+    result = ex.apply(OpenPortfolio("f", "RAIN", "A", 1_000 * M)).result
+    assert (result.requirement_before, result.cost) == (0, 501_245_849)  # 0 since the switch

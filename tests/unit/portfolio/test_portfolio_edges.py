@@ -230,3 +230,21 @@ def test_portfolio_open_respects_the_fixed_market_oi_cap() -> None:
     )
     result = ex.apply(OpenPortfolio("f", "RAIN", "A", 1_000 * M)).result
     assert (result.requirement_before, result.cost) == (0, 501_245_849)  # 0 since the switch
+
+
+def test_every_portfolio_loser_pays_into_the_vault_before_winners_are_paid() -> None:
+    """Two portfolio accounts lose on one resolution: the vault that pays the winners holds
+    what both paid (lock, then wallet), before any draw on the fund."""
+    ex = make_exchange()
+    for account, usd in (("thin", 5_000), ("rich", 100_000)):
+        portfolio_account(ex, account, usd)
+        build(ex, account, SPREAD)
+    ex.apply(Withdraw("thin", wallet(ex, "thin") - 100 * M))
+    vault = ex.state.balance("vault:BTC100")
+    receipt = ex.apply(Resolve("BTC100", "B"))
+    data = receipt.transactions[0].data
+    paid = [r for r in data["settlements"].values() if r["account"] in ("thin", "rich")]
+    assert len(paid) == 2
+    collected = sum(r["from_lock"] + r["from_wallet"] for r in paid)
+    assert data["vault_before_draw"] == vault + collected
+    assert data["fund_draw"] == data["owed_to_winners"] - data["vault_before_draw"]

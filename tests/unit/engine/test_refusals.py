@@ -183,6 +183,18 @@ REFUSALS: list[tuple[Command, str, str, dict[str, Any]]] = [
         {"field": "outcomes"},
     ),
     (
+        CreateMarket(market="x", wallet_cap=0),
+        "INVALID_AMOUNT",
+        "wallet_cap must be positive, got 0",
+        {"field": "wallet_cap"},
+    ),
+    (
+        object(),  # type: ignore[list-item]
+        "INVALID_COMMAND",
+        "unknown command object",
+        {"field": "type"},
+    ),
+    (
         Genesis(params={}),
         "INVALID_COMMAND",
         "genesis must be the first command",

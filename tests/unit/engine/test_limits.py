@@ -36,6 +36,10 @@ def test_a_wallet_fills_to_exactly_max_wallet() -> None:
     error = caught.value
     assert (error.code, error.status) == ("AMOUNT_LIMIT_EXCEEDED", 422)
     assert error.details == {"field": "balance", "limit": MAX_WALLET, "value": MAX_WALLET + 1}
+    assert error.message == (
+        f"the balance of wallet 'whale' would reach {MAX_WALLET + 1}, above the limit "
+        f"{MAX_WALLET}; nothing was written"
+    )
     assert digest(exchange.state) == before  # nothing changed, no command number used
     assert exchange.state.balance(wallet_account("whale")) == MAX_WALLET
 
@@ -46,6 +50,10 @@ def test_total_deposits_are_bounded_by_max_stored() -> None:
     with pytest.raises(AmountLimitExceeded) as caught:
         exchange.apply(Deposit("late", 6))
     assert caught.value.details["field"] == "total_deposits"
+    assert caught.value.message == (
+        f"the money held by the exchange would reach {MAX_STORED + 1}, above the limit "
+        f"{MAX_STORED}; nothing was written"
+    )
     exchange.apply(Deposit("late", 5))  # exactly up to the bound is fine
 
 
@@ -81,6 +89,10 @@ def test_limit_checks_do_not_reorder_validation_errors() -> None:
     with pytest.raises(Exception) as caught:
         exchange.apply(Deposit("x", -5))
     assert getattr(caught.value, "code", None) == "INVALID_AMOUNT"
+    # above MAX_AMOUNT the amount is malformed: its own refusal, not the wallet bound's
+    with pytest.raises(Exception) as huge:
+        exchange.apply(Deposit("x", MAX_WALLET + 1))
+    assert getattr(huge.value, "code", None) == "INVALID_AMOUNT"
     with pytest.raises(Exception) as missing:
         exchange.apply(Open("x", "nowhere", "A", 10 * USD, 200))
     assert getattr(missing.value, "code", None) == "NOT_FOUND"
@@ -88,8 +100,10 @@ def test_limit_checks_do_not_reorder_validation_errors() -> None:
 
 def test_journal_move_refuses_negative_amounts() -> None:
     journal = Journal()
-    with pytest.raises(InvariantViolation):
+    with pytest.raises(InvariantViolation) as caught:
         journal.move("wallet:a", "wallet:b", -1)
+    assert caught.value.message == "negative move of -1 from wallet:a to wallet:b"
+    assert caught.value.details == {"source": "wallet:a", "destination": "wallet:b", "amount": -1}
     journal.move("wallet:a", "wallet:b", 0)
     assert journal.postings == []
 

@@ -23,6 +23,7 @@ from prophex.engine.commands import (
     Halt,
     Open,
     Resolve,
+    ResolveBatch,
     Void,
     Withdraw,
 )
@@ -174,6 +175,24 @@ REFUSALS: list[tuple[Command, str, str, dict[str, Any]]] = [
         "ALREADY_EXISTS",
         "market 'm' already exists",
         {"resource": "market"},
+    ),
+    (
+        ResolveBatch({"m": "C"}),  # type: ignore[dict-item]
+        "INVALID_COMMAND",
+        "outcome of m must be 'A', 'B' or 'UNKNOWN'",
+        {"field": "outcomes"},
+    ),
+    (
+        CreateMarket(market="x", wallet_cap=0),
+        "INVALID_AMOUNT",
+        "wallet_cap must be positive, got 0",
+        {"field": "wallet_cap"},
+    ),
+    (
+        object(),  # type: ignore[list-item]
+        "INVALID_COMMAND",
+        "unknown command object",
+        {"field": "type"},
     ),
     (
         Genesis(params={}),

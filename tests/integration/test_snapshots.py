@@ -21,11 +21,12 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from prophex.audit.replay import audit_database
 from prophex.chain.sequencer import Sequencer
-from prophex.engine.commands import Command, parse_user_command
+from prophex.engine.commands import Command, CreateMarket, Deposit, Open, parse_user_command
 from prophex.engine.state import digest
 from prophex.errors import JournalMismatch
 from prophex.ledger import schema
 from prophex.ledger.store import Store, make_db_engine
+from prophex.money import MICRO as USD
 from prophex.params import profile
 
 SEED = 4_242
@@ -312,3 +313,29 @@ def test_an_old_database_loads_unchanged(sqlite_url: str) -> None:
         engine.dispose()
     with Sequencer.open(sqlite_url, block_size=BLOCK) as again:
         assert digest(again.state) == expected
+
+
+def test_an_id_the_state_tables_cannot_hold_is_refused_with_its_command(db_url: str) -> None:
+    """A 70-character account (a canonical command built in code; the user form stops it) fits
+    the journal but not ``positions.account``: the state rows are written only at a snapshot,
+    so the block check refuses the command that made it, on both backends."""
+    long = "x" * 70
+    with Sequencer.open(db_url, snapshot_every=EVERY) as sequencer:
+        sequencer.execute([CreateMarket(market="m1")])
+        outcomes = sequencer.execute(
+            [
+                Deposit(account=long, amount=500 * USD),
+                Open(account=long, market="m1", side="A", margin=100 * USD, leverage_centi=300),
+                Deposit(account="bob", amount=500 * USD),
+            ]
+        )
+        assert [getattr(o, "code", "ok") for o in outcomes] == ["ok", "STORAGE_REJECTED", "ok"]
+        assert sequencer.failure is None
+        assert not sequencer.state.positions
+        final = digest(sequencer.state)
+    engine = make_db_engine(db_url)
+    try:
+        assert digest(Store(engine).load_state()) == final
+        assert audit_database(engine).ok
+    finally:
+        engine.dispose()

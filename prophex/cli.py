@@ -326,7 +326,8 @@ def bench_ledger_cmd(
     db: DbOption = None,
     commands: Annotated[int, typer.Option(min=1_000)] = 100_000,
     snapshot_every: Annotated[
-        int | None, typer.Option(min=1, help="Blocks between state snapshots (default: 32).")
+        int | None,
+        typer.Option(min=1, help="Blocks between state snapshots (default: 32 on SQLite, 1 else)."),
     ] = None,
 ) -> None:
     """Engine plus ledger, blocks of 1,000 (a temporary SQLite file unless --db is given)."""

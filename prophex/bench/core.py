@@ -32,7 +32,6 @@ from prophex.engine.commands import Close, Command, CreateMarket, Deposit, Open,
 from prophex.engine.exchange import Exchange
 from prophex.engine.state import State, check_invariants, digest
 from prophex.errors import ProphexError
-from prophex.ledger.store import DEFAULT_SNAPSHOT_EVERY
 from prophex.money import MICRO
 from prophex.params import profile
 from prophex.perf import build_info, long_run_gc
@@ -165,11 +164,10 @@ def bench_ledger(
     part ends with a snapshot, so every changed state row is written whatever the cadence."""
     plan = build_plan(commands, seed)
     block_seconds: list[float] = []
-    every = DEFAULT_SNAPSHOT_EVERY if snapshot_every is None else snapshot_every
     with tempfile.TemporaryDirectory() as tmp:
         target = url or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
         sequencer = Sequencer.open(
-            target, bench_params(), block_size=block_size, snapshot_every=every
+            target, bench_params(), block_size=block_size, snapshot_every=snapshot_every
         )
         try:
             sequencer.execute(setup_commands())
@@ -185,6 +183,7 @@ def bench_ledger(
                 elapsed = time.perf_counter() - started
                 cpu = time.process_time() - cpu_started
             backend = sequencer.store.engine.dialect.name if sequencer.store else "memory"
+            every = sequencer.store.snapshot_every if sequencer.store else 0
             final_digest = digest(sequencer.state)
         finally:
             sequencer.close()

@@ -43,7 +43,6 @@ from prophex.errors import (
 )
 from prophex.ledger import migrate
 from prophex.ledger.store import (
-    DEFAULT_SNAPSHOT_EVERY,
     BlockEntry,
     Store,
     database_url,
@@ -95,13 +94,14 @@ class Sequencer:
         *,
         engine: Engine | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
-        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        snapshot_every: int | None = None,
     ) -> Sequencer:
         """Open a database for writing: take the lock, migrate, then load state (the last
         snapshot plus the verified journal after it) or run genesis.
 
         ``params`` only matter for a fresh database; an existing one keeps its own.
-        ``snapshot_every``: blocks between two rewrites of the state tables (1: every block).
+        ``snapshot_every``: blocks between two rewrites of the state tables (1: every block;
+        default: the backend's measured cadence, ``store.default_snapshot_every``).
         """
         resolved = database_url(url)
         db = engine if engine is not None else make_db_engine(resolved)

@@ -339,3 +339,13 @@ def test_an_id_the_state_tables_cannot_hold_is_refused_with_its_command(db_url: 
         assert audit_database(engine).ok
     finally:
         engine.dispose()
+
+
+def test_the_default_cadence_is_the_measured_one(db_url: str) -> None:
+    """32 blocks on SQLite; every block on PostgreSQL, where snapshots measured no faster."""
+    engine = make_db_engine(db_url)
+    try:
+        expected = 32 if db_url.startswith("sqlite") else 1
+        assert Store(engine).snapshot_every == expected
+    finally:
+        engine.dispose()

@@ -293,6 +293,22 @@ def db_upgrade_cmd(db: DbOption = None) -> None:
     console.print(f"database at {engine.url.render_as_string(hide_password=True)} is at head")
 
 
+@db_app.command("snapshot")
+def db_snapshot_cmd(db: DbOption = None) -> None:
+    """Bring the state tables up to the journal's head (they are rewritten every few blocks
+    and at a clean close; a killed writer leaves them behind, which every load replays)."""
+    from prophex.chain.sequencer import Sequencer
+
+    try:
+        with Sequencer.open(db) as sequencer:
+            wrote = sequencer.snapshot()
+            height = sequencer.store.snapshot_height if sequencer.store else 0
+    except ProphexError as error:
+        fail(error, 2)
+        return
+    console.print(f"state tables at block {height}" + ("" if wrote else " (already current)"))
+
+
 @bench_app.command("core")
 def bench_core_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -309,11 +325,15 @@ def bench_ledger_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
     db: DbOption = None,
     commands: Annotated[int, typer.Option(min=1_000)] = 100_000,
+    snapshot_every: Annotated[
+        int | None,
+        typer.Option(min=1, help="Blocks between state snapshots (default: 32 on SQLite, 1 else)."),
+    ] = None,
 ) -> None:
     """Engine plus ledger, blocks of 1,000 (a temporary SQLite file unless --db is given)."""
     from prophex.bench.core import bench_ledger
 
-    _print_figures(bench_ledger(db, commands), json_out)
+    _print_figures(bench_ledger(db, commands, snapshot_every=snapshot_every), json_out)
 
 
 @bench_app.command("pm")

@@ -179,6 +179,16 @@ class WriterFenced(ProphexError):
     title = "Another sequencer took over this database"
 
 
+class JournalMismatch(ProphexError):
+    """A load found the stored state and the journal disagreeing: the state tables (the last
+    snapshot) do not match the journal at their block, or the journal after it does not replay
+    to the same transactions and head. Nothing is loaded; audit the database."""
+
+    code = "JOURNAL_MISMATCH"
+    status = 500
+    title = "The stored state does not match the journal"
+
+
 class InvariantViolation(ProphexError):
     """A bug, not a user error: a ledger invariant would break. The writer stops (fail-stop)."""
 
@@ -233,6 +243,7 @@ ALL_ERRORS: tuple[type[ProphexError], ...] = (
     StorageRejected,
     WriteUnavailable,
     WriterFenced,
+    JournalMismatch,
     InvariantViolation,
     DatabaseMissing,
     DatabaseUnavailable,

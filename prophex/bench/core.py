@@ -154,14 +154,21 @@ def bench_core(commands: int = 200_000, seed: int = 7) -> dict[str, Any]:
 
 
 def bench_ledger(
-    url: str | None = None, commands: int = 100_000, seed: int = 7, block_size: int = BLOCK
+    url: str | None = None,
+    commands: int = 100_000,
+    seed: int = 7,
+    block_size: int = BLOCK,
+    snapshot_every: int | None = None,
 ) -> dict[str, Any]:
-    """Engine + ledger: blocks of ``block_size`` commands, each one SQL transaction."""
+    """Engine + ledger: blocks of ``block_size`` commands, each one SQL transaction. The timed
+    part ends with a snapshot, so every changed state row is written whatever the cadence."""
     plan = build_plan(commands, seed)
     block_seconds: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         target = url or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
-        sequencer = Sequencer.open(target, bench_params(), block_size=block_size)
+        sequencer = Sequencer.open(
+            target, bench_params(), block_size=block_size, snapshot_every=snapshot_every
+        )
         try:
             sequencer.execute(setup_commands())
             accepted = 0
@@ -172,9 +179,11 @@ def bench_ledger(
                     outcomes = sequencer.execute(plan[start : start + block_size])
                     block_seconds.append(time.perf_counter() - block_started)
                     accepted += sum(1 for o in outcomes if not isinstance(o, Exception))
+                sequencer.snapshot()
                 elapsed = time.perf_counter() - started
                 cpu = time.process_time() - cpu_started
             backend = sequencer.store.engine.dialect.name if sequencer.store else "memory"
+            every = sequencer.store.snapshot_every if sequencer.store else 0
             final_digest = digest(sequencer.state)
         finally:
             sequencer.close()
@@ -185,6 +194,7 @@ def bench_ledger(
         "commands_submitted": len(plan),
         "commands_accepted": accepted,
         "block_size": block_size,
+        "snapshot_every": every,
         "seconds": round(elapsed, 3),
         "commands_per_second": round(len(plan) / elapsed),
         "cpu_seconds": round(cpu, 3),

@@ -24,10 +24,14 @@ from prophex.engine.events import EXTERNAL, position_account
 from prophex.engine.limits import MAX_STORED, out_of_range
 from prophex.engine.state import State
 from prophex.errors import InvariantViolation
+from prophex.ledger import schema
 
 if TYPE_CHECKING:
     from prophex.ledger.store import BlockEntry
 
+ACCOUNT_WIDTH: int = schema.balances.c.account.type.length  # type: ignore[attr-defined]
+NAME_WIDTH: int = schema.positions.c.account.type.length  # type: ignore[attr-defined]
+"""Widths of the identifier columns: ``balances.account`` and every other id column."""
 MARKET_INTEGERS = ("virtual_oi", "real_oi_a", "real_oi_b", "volume", "bad_debt", "created_at")
 
 
@@ -181,6 +185,26 @@ def check_block(
                 raise OutOfRange(f"market {market_id} {name} is beyond {MAX_STORED}")
     if out_of_range(state.time):
         raise OutOfRange(f"time {state.time} is beyond {MAX_STORED}")
+    _check_identifiers(state)
+
+
+def _check_identifiers(state: State) -> None:
+    """Every identifier a touched state row holds fits its column (the widths of
+    :mod:`prophex.ledger.schema`), on every backend: the state tables are written only at a
+    snapshot, so a value they cannot hold must be refused with the command that made it."""
+    for account in state.dirty_accounts:
+        if len(account) > ACCOUNT_WIDTH:
+            raise OutOfRange(f"account {account[:80]!r}... is longer than {ACCOUNT_WIDTH}")
+    positions = state.positions
+    for position_id in state.dirty_positions:
+        position = positions[position_id]
+        if len(position.account) > NAME_WIDTH or len(position.market) > NAME_WIDTH:
+            raise OutOfRange(f"position {position_id} names an id longer than {NAME_WIDTH}")
+    names = [*state.dirty_markets, *state.dirty_margin_accounts]
+    names += [part for key in state.dirty_client_orders for part in key]
+    for name in names:
+        if len(name) > NAME_WIDTH:
+            raise OutOfRange(f"id {name[:64]!r}... is longer than {NAME_WIDTH}")
 
 
 def _check_balanced(entries: Sequence[BlockEntry]) -> None:

@@ -28,11 +28,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from prophex.chain.invariants import OpenInterestLedger, check_block, is_data_error
 from prophex.chain.lock import WriterLock
-from prophex.chain.recovery import Recovery
+from prophex.chain.recovery import Recovery, load_verified
 from prophex.engine.commands import Command, Genesis
 from prophex.engine.events import Receipt
 from prophex.engine.exchange import Exchange
-from prophex.engine.state import State, check_invariants, digest
+from prophex.engine.state import State, digest
 from prophex.errors import (
     DatabaseUnavailable,
     InvariantViolation,
@@ -94,10 +94,14 @@ class Sequencer:
         *,
         engine: Engine | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
+        snapshot_every: int | None = None,
     ) -> Sequencer:
-        """Open a database for writing: take the lock, migrate, then load state or run genesis.
+        """Open a database for writing: take the lock, migrate, then load state (the last
+        snapshot plus the verified journal after it) or run genesis.
 
         ``params`` only matter for a fresh database; an existing one keeps its own.
+        ``snapshot_every``: blocks between two rewrites of the state tables (1: every block;
+        default: the backend's measured cadence, ``store.default_snapshot_every``).
         """
         resolved = database_url(url)
         db = engine if engine is not None else make_db_engine(resolved)
@@ -108,7 +112,7 @@ class Sequencer:
             raise _unavailable(db, exc) from None
         try:
             migrate.upgrade(db)
-            store = Store(db)
+            store = Store(db, snapshot_every)
             store.claim_writer(f"{socket.gethostname()}:{os.getpid()}")
             if store.is_empty():
                 sequencer = cls(Exchange(), store, lock, block_size)
@@ -130,7 +134,8 @@ class Sequencer:
         receipt = self.exchange.apply(command)
         if self.store is None:
             raise InvariantViolation("genesis needs a store")
-        self.store.write_block([BlockEntry(command, receipt, self.state.time)], self.state)
+        entry = BlockEntry(command, receipt, self.state.time)
+        self.store.write_block([entry], self.state, snapshot=True)  # meta says: not empty
 
     @property
     def state(self) -> State:
@@ -310,9 +315,11 @@ class Sequencer:
         sequencer writes again. Raises (and stays stopped) if the database is unreachable,
         the head does not match, or another writer holds the fence.
 
-        Proof: within one transaction the state tables, the stored head (block height, last
-        transaction hash, command sequence) and the journal's own head are read and must agree;
-        a second, independent load must give the same digest; the invariants must hold.
+        Proof (:func:`prophex.chain.recovery.load_verified`): within one transaction the last
+        snapshot is read and the journal after it replayed, every transaction equal to the
+        stored one and the replay ending at the journal's head (block height, last transaction
+        hash, command sequence); a second, independent load must give the same digest; the
+        invariants must hold.
         """
         with self._mutex:
             if isinstance(self._failure, WriterFenced):
@@ -325,7 +332,7 @@ class Sequencer:
             try:
                 if self._lock is not None:
                     self._lock.ensure()
-                state, head = self._load_verified(store)
+                state, head = load_verified(store)
             except WriterFenced as fenced:
                 self._stop(fenced)
                 raise
@@ -344,34 +351,34 @@ class Sequencer:
                 block_height=head[0], last_hash=head[1], command_seq=head[2], digest=digest(state)
             )
 
-    def _load_verified(self, store: Store) -> tuple[State, tuple[int, str, int]]:
-        with store.engine.connect() as conn:
-            store.check_fence(conn)
-            state = store.load_state(conn)
-            head = store.stored_head(conn)
-            journal = store.journal_head(conn)
-            conn.rollback()
-        height, last_hash, seq = head
-        if (height, last_hash, seq) != journal or seq != state.command_seq:
-            raise WriteUnavailable(
-                f"stored head {head} disagrees with the journal {journal}; not writing",
-                stored=list(head),
-                journal=list(journal),
-            )
-        again = store.load_state()
-        if digest(again) != digest(state):
-            raise WriteUnavailable("two loads of the stored state differ; not writing")
-        problems = check_invariants(state)
-        if problems:
-            raise WriteUnavailable(f"the stored state violates an invariant: {problems[0]}")
-        return state, head
+    def snapshot(self) -> bool:
+        """Bring the state tables up to the head now (they are otherwise rewritten every
+        ``snapshot_every`` blocks and at a clean close). Returns whether anything was written;
+        a stopped sequencer refuses (its engine may be ahead of the database)."""
+        with self._mutex:
+            if self._failure is not None:
+                raise self._failure
+            if self.store is None:
+                return False
+            if self._lock is not None:
+                self._lock.ensure()
+            return self.store.write_snapshot(self.state)
 
     def close(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-        if self.store is not None:
-            self.store.engine.dispose()
+        """Release the database. A sequencer that is writing normally first snapshots the state
+        at its head, so the state tables are current after a clean close; if that fails
+        nothing is lost (the journal is complete; the next load replays its tail)."""
+        with self._mutex:
+            if self._failure is None and self.store is not None and self._lock is not None:
+                try:
+                    self.store.write_snapshot(self.state)
+                except Exception as exc:
+                    log.warning("no snapshot at close (%s); the next load replays", _line(exc))
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            if self.store is not None:
+                self.store.engine.dispose()
 
     def __enter__(self) -> Sequencer:
         return self

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from prophex.engine.commands import Command, to_dict
+from prophex.engine.domain import Side
 from prophex.engine.events import Receipt
 from prophex.engine.indexes import rebuild_indexes
+from prophex.engine.journal import market_of
 from prophex.engine.liquidation import LiquidationIndex
 from prophex.engine.results import StoredOrder
 from prophex.engine.results import to_json as result_json
@@ -174,7 +176,9 @@ class Store:
             state.markets[row.id] = Market(**fields, liquidations=LiquidationIndex())
             state.open_in_market[row.id] = set()
         for row in conn.execute(select(schema.positions).order_by(schema.positions.c.id)):
-            state.positions[row.id] = Position(**codecs.POSITIONS.fields(row))
+            fields = codecs.POSITIONS.fields(row)
+            fields["side"] = Side(fields["side"])
+            state.positions[row.id] = Position(**fields)
         for row in conn.execute(select(schema.client_orders)):
             key = (row.account, row.client_order_id)
             kind = json.loads(row.fingerprint)["type"]
@@ -341,8 +345,7 @@ def journal_rows(
         for txn in receipt.transactions:
             text = canonical_txn(txn, seq, entry.sim_time)
             digest = txn_hash(prev, text)
-            market = txn.data.get("market")
-            market = market if isinstance(market, str) else None
+            market = market_of(txn.event)
             txn_rows.append((txn.seq, seq, txn.kind, market, entry.sim_time, text, prev, digest))
             prev = digest
             tseq = txn.seq

@@ -40,6 +40,7 @@ from prophex.audit.shortfall import SolvencyError
 from prophex.audit.stats import wilson_interval
 from prophex.engine import amm
 from prophex.engine.commands import AdvanceClock, Close, Deposit, Open, Resolve, Side
+from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, Receipt
 from prophex.engine.exchange import Exchange
 from prophex.engine.journal import Closed, Liquidated, Settled
@@ -168,7 +169,7 @@ def _profitable_closes(exchange: Exchange, take_profit: float) -> list[Close]:
             continue
         for position_id in sorted(state.open_in_market[market_id]):
             p = state.positions[position_id]
-            proceeds = amm.close_proceeds(market.oi(p.side), market.oi(p.side.other), p.notional)
+            proceeds = amm.close_proceeds(market.oi(p.side), market.oi(OTHER[p.side]), p.notional)
             if proceeds - p.cost_basis >= take_profit * p.margin:
                 closes.append(Close(p.account, p.id))
     return closes

@@ -9,7 +9,7 @@ Controllers (``prophex.engine.controllers``) compute a *plan* without touching s
 from __future__ import annotations
 
 from prophex.engine.caps import CapHeadroom, effective_caps
-from prophex.engine.domain import PositionStatus, Side
+from prophex.engine.domain import PositionStatus
 from prophex.engine.events import INSURANCE_FUND, Journal, Transaction
 from prophex.engine.indexes import liquidation_entries
 from prophex.engine.journal import Event, kind_of
@@ -141,7 +141,7 @@ class Core:
         del state.open_by_key[(position.account, position.market, position.side)]
         state.open_in_market[position.market].discard(position.id)
 
-    def position_for(self, account: str, market: Market, side: Side) -> Position:
+    def position_for(self, account: str, market: Market, side: str) -> Position:
         """The open position an order of ``account`` on ``side`` increases, or a new empty one
         (isolated and portfolio opens alike). An existing one leaves the market's exposure
         aggregates until the order has changed it."""

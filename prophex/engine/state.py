@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from prophex.engine.domain import Side
 from prophex.engine.events import EXTERNAL, pm_margin_account, position_account, wallet_account
 from prophex.engine.liquidation import LiquidationIndex
 from prophex.engine.results import StoredOrder
@@ -95,7 +94,7 @@ class Position:
     id: int
     account: str
     market: str
-    side: Side
+    side: str
     notional: int
     cost_basis: int
     margin: int

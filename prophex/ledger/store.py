@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from prophex.engine.commands import Command, to_dict
-from prophex.engine.domain import Side
 from prophex.engine.events import Receipt
 from prophex.engine.indexes import rebuild_indexes
 from prophex.engine.journal import market_of
@@ -176,9 +175,7 @@ class Store:
             state.markets[row.id] = Market(**fields, liquidations=LiquidationIndex())
             state.open_in_market[row.id] = set()
         for row in conn.execute(select(schema.positions).order_by(schema.positions.c.id)):
-            fields = codecs.POSITIONS.fields(row)
-            fields["side"] = Side(fields["side"])
-            state.positions[row.id] = Position(**fields)
+            state.positions[row.id] = Position(**codecs.POSITIONS.fields(row))
         for row in conn.execute(select(schema.client_orders)):
             key = (row.account, row.client_order_id)
             kind = json.loads(row.fingerprint)["type"]

@@ -194,7 +194,7 @@ def liquidation_history(sequencer: Sequencer) -> list[dict[str, Any]]:
                 "position": p.id,
                 "account": p.account,
                 "market": p.market,
-                "side": str(p.side),
+                "side": p.side,
                 "notional": p.notional,
             }
             for p in sorted(sequencer.state.positions.values(), key=lambda p: p.id)

@@ -229,7 +229,7 @@ def open_portfolio(core: Core, c: OpenPortfolio) -> PortfolioOpenResult:
     core.require_funds(wallet, plan.fee + rise, "portfolio requirement rise plus opening fee")
     delta = lock_moves(core, journal, c.account, plan.requirement_after, "portfolio requirement")
     market = plan.market
-    position = core.position_for(c.account, market, plan.side)
+    position = core.position_for(c.account, market, c.side)
     position.notional += plan.notional
     position.cost_basis += plan.cost
     market.expose(position, 1)

@@ -110,7 +110,7 @@ def plan_open(core: Core, c: Open, *, enforce: bool = True) -> OpenPlan:
 def open_position(core: Core, c: Open) -> OpenResult:
     plan = plan_open(core, c)
     market, notional = plan.market, plan.notional
-    position = core.position_for(c.account, market, plan.side)
+    position = core.position_for(c.account, market, c.side)
     wallet = wallet_account(c.account)
     fee_to_fund, fee_to_treasury = fee_split(plan.fee, core.state.rules)
     journal = Journal()
@@ -232,7 +232,7 @@ def close_event_head(account: str, plan: ClosedFigures) -> CloseEventHead:
     return (
         account,
         plan.market.id,
-        position.side,
+        SIDE_OF[position.side],
         position.id,
         plan.closing,
         plan.proceeds,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ from prophex.engine.exchange import Exchange
 from prophex.engine.state import canonical_json
 from prophex.errors import ProphexError
 from prophex.scenarios.metrics import Metrics
-from tests.unit.engine.test_journal_tables import BOOKS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from test_journal_tables import BOOKS  # the engine tests' books (tests are not a package)
 
 GOLDEN = Path(__file__).parent / "golden" / "published_feeds.json"
 WALL = 1_700_000_000_000_000

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_journal_tables import BOOKS
 
 from prophex.engine import journal
 from prophex.engine.commands import (
@@ -34,7 +35,6 @@ from prophex.engine.state import canonical_json
 from prophex.errors import ProphexError
 from prophex.money import MICRO
 from prophex.params import profile
-from tests.unit.engine.test_journal_tables import BOOKS
 
 USD = MICRO
 

@@ -31,9 +31,20 @@ from sqlalchemy import Engine, func, select
 
 from prophex.api import views
 from prophex.api.deferred import DeferredWriter
-from prophex.api.history import order_id_of, txn_data
+from prophex.api.history import order_id_of, txn_event
 from prophex.api.order_render import ORDER_KINDS, fill_of, now_us, rfc3339
 from prophex.engine.events import Receipt
+from prophex.engine.journal import (
+    Closed,
+    Event,
+    Liquidated,
+    MarginAdded,
+    Opened,
+    PortfolioClosed,
+    PortfolioOpened,
+    Settled,
+    kind_of,
+)
 from prophex.ledger import schema
 from prophex.money import format_usd
 
@@ -41,16 +52,15 @@ log = logging.getLogger("prophex.api.accountlog")
 e = schema.api_account_events
 WALLET = "wallet:"
 CATCH_UP_PAGE = 5_000
-# the journal kinds of an order's fill (isolated and portfolio-mode opens and closes)
-FILL_TXN = ("open", "close", "pm_open", "pm_close")
+# the journal events of an order's fill (isolated and portfolio-mode opens and closes)
+FILL_EVENTS = (Opened, Closed, PortfolioOpened, PortfolioClosed)
 
 Derived = tuple[str, str, dict[str, Any]]
 
 
 def derive(
     txn_seq: int,
-    kind: str,
-    data: dict[str, Any],
+    event: Event,
     postings: Sequence[tuple[str, int]],
     command_seq: int,
     command_kind: str,
@@ -69,34 +79,37 @@ def derive(
         "wall_time": wall_time if order is None else order["wall_time"],
     }
     out: list[Derived] = []
-    if kind in FILL_TXN and order is not None and order["txn_seq"] == txn_seq:
-        out += _fill_events(data, order, common)
-    elif kind == "liquidation":
-        event = views.liquidation_event(txn_seq, sim_time, data, oid).model_dump()
-        out.append((str(data["account"]), "liquidation", {**event, **common}))
-    elif kind in ("resolve", "void"):
-        out += _settlement_events(txn_seq, sim_time, kind, data, common)
-    elif kind == "add_margin":
+    if isinstance(event, FILL_EVENTS):
+        if order is not None and order["txn_seq"] == txn_seq:
+            out += _fill_events(event, order, common)
+    elif isinstance(event, Liquidated):
+        body = views.liquidation_event(txn_seq, sim_time, event, oid).model_dump()
+        out.append((event.account, "liquidation", {**body, **common}))
+    elif isinstance(event, Settled):
+        out += _settlement_events(txn_seq, sim_time, event, common)
+    elif isinstance(event, MarginAdded):
         change = {
-            "position_id": int(data["position"]),
+            "position_id": event.position,
             "change": "add_margin",
-            "amount": format_usd(int(data["amount"])),
+            "amount": format_usd(event.amount),
         }
-        out.append((str(data["account"]), "position", {**change, **common}))
-    return out + _balance_events(kind, postings, common)
+        out.append((event.account, "position", {**change, **common}))
+    return out + _balance_events(kind_of(event), postings, common)
 
 
 def _fill_events(
-    data: dict[str, Any], order: dict[str, Any], common: dict[str, Any]
+    fill: Opened | Closed | PortfolioOpened | PortfolioClosed,
+    order: dict[str, Any],
+    common: dict[str, Any],
 ) -> list[Derived]:
     """An order's fill: the order, the fill, then the position it changed."""
-    account = str(data["account"])
+    account = fill.account
     position = {
-        "position_id": int(data["position"]),
-        "market": str(data["market"]),
-        "side": str(data["side"]),
+        "position_id": fill.position,
+        "market": fill.market,
+        "side": str(fill.side),
         "change": order["kind"],
-        "notional": format_usd(int(data["notional"])),
+        "notional": format_usd(fill.notional),
     }
     return [
         (account, "order", {**order, "duplicate": False}),
@@ -106,14 +119,14 @@ def _fill_events(
 
 
 def _settlement_events(
-    txn_seq: int, sim_time: int, kind: str, data: dict[str, Any], common: dict[str, Any]
+    txn_seq: int, sim_time: int, event: Settled, common: dict[str, Any]
 ) -> list[Derived]:
     """What a resolution or void paid each account, accounts in order."""
-    accounts = sorted({str(r["account"]) for r in data.get("settlements", {}).values()})
+    accounts = sorted({str(r["account"]) for r in event.settlements.values()})
     return [
         (account, "settlement", {**settlement.model_dump(), "account": account, **common})
         for account in accounts
-        for settlement in views.settlements_for(txn_seq, sim_time, kind, data, account)
+        for settlement in views.settlements_for(txn_seq, sim_time, event, account)
     ]
 
 
@@ -206,8 +219,7 @@ class AccountLog:
                 doc = json.loads(text)  # the canonical text: its postings in engine order
                 for account, etype, data in derive(
                     int(seq),
-                    str(kind),
-                    txn_data(text),
+                    txn_event(str(kind), text),
                     [(str(a), int(n)) for a, n in doc["postings"]],
                     int(command_seq),
                     str(command_kind),
@@ -239,8 +251,7 @@ class AccountLog:
             for txn in receipt.transactions:
                 for account, etype, data in derive(
                     txn.seq,
-                    txn.kind,
-                    txn.data,
+                    txn.event,
                     txn.postings,
                     receipt.command_seq,
                     receipt.kind,

@@ -25,13 +25,14 @@ from typing import Any
 from prophex.api.accountlog import AccountLog
 from prophex.api.errors import WriteUnavailable
 from prophex.api.history import order_id_of
-from prophex.api.hub import PublishedTxn, txn_market
+from prophex.api.hub import PublishedTxn
 from prophex.api.order_render import now_us
 from prophex.api.records import OrderIndex
 from prophex.api.views import market_view
 from prophex.chain.sequencer import Outcome, Sequencer
 from prophex.engine.commands import Command
 from prophex.engine.events import Receipt
+from prophex.engine.journal import MarketCreated, market_of
 from prophex.engine.results import ClockResult
 from prophex.errors import ProphexError
 
@@ -169,9 +170,10 @@ class BlockWriter:
             oid = order_id_of(outcome.command_seq, outcome.kind)
             for txn in outcome.transactions:
                 txns.append(PublishedTxn(txn, time, oid))
-                market = txn_market(txn.data)
-                if market is None and txn.kind == "create_market":
-                    market = str(txn.data["market"]["id"])
+                event = txn.event
+                market = market_of(event)
+                if isinstance(event, MarketCreated):
+                    market = str(event.market["id"])
                 if market is not None:
                     touched.add(market)
         exchange = sequencer.exchange

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from prophex.api.errors import InvalidCursor
+from prophex.engine.journal import Event, decode
 from prophex.ledger import schema
 from prophex.ledger.store import make_read_engine as make_ledger_read_engine
 
@@ -38,7 +39,8 @@ class TxnRow:
     kind: str
     market: str | None
     time: int
-    data: dict[str, Any]
+    event: Event
+    """The typed journal event (the stored canonical text, decoded by ``journal.decode``)."""
     command_seq: int = 0
     command_kind: str = ""
 
@@ -57,7 +59,7 @@ _JOIN = t.join(c, c.c.seq == t.c.command_seq)
 
 
 def _txn_row(r: Any) -> TxnRow:
-    return TxnRow(r[0], r[1], r[2], r[3], txn_data(r[4]), int(r[5]), str(r[6]))
+    return TxnRow(r[0], r[1], r[2], r[3], txn_event(r[1], r[4]), int(r[5]), str(r[6]))
 
 
 def txn_data(text: str) -> dict[str, Any]:
@@ -65,6 +67,11 @@ def txn_data(text: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(text)
     inner = doc.get("data")
     return inner if isinstance(inner, dict) and "postings" in doc else doc
+
+
+def txn_event(kind: str, text: str) -> Event:
+    """The typed event of a journalled transaction of ``kind`` from its stored text."""
+    return decode(kind, txn_data(text))
 
 
 _SEQ_CURSOR = re.compile(r"^[0-9]{1,18}$")
@@ -148,7 +155,7 @@ class History:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            (int(r.block), TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_data(r.data)))
+            (int(r.block), TxnRow(r.seq, r.kind, r.market, r.sim_time, txn_event(r.kind, r.data)))
             for r in rows
         ]
 

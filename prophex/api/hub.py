@@ -15,6 +15,7 @@ from typing import Any
 
 from prophex.api.views import stream_event
 from prophex.engine.events import Transaction
+from prophex.engine.journal import market_of
 
 
 @dataclass(slots=True)
@@ -40,12 +41,6 @@ class Subscriber:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
             self.overflowed = True
-
-
-def txn_market(data: dict[str, Any]) -> str | None:
-    """The market a transaction is filed under (the same rule the store uses for the column)."""
-    market = data.get("market")
-    return market if isinstance(market, str) else None
 
 
 class StreamHub:
@@ -95,14 +90,12 @@ class StreamHub:
         for known in views:
             self.seqs.setdefault(known, 0)
         for item in txns:
-            market = txn_market(item.txn.data)
+            market = market_of(item.txn.event)
             if market is None:
                 continue
             seq = self.seqs.get(market, 0) + 1
             self.seqs[market] = seq
-            message = stream_event(
-                seq, item.txn.seq, item.time, item.txn.kind, item.txn.data, item.order_id
-            )
+            message = stream_event(seq, item.txn.seq, item.time, item.txn.event, item.order_id)
             for sub in self.subscribers:
                 if market in sub.markets:
                     sub.push(message)

@@ -15,15 +15,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prophex.api import views
+from prophex.engine.journal import (
+    Closed,
+    Event,
+    Liquidated,
+    Opened,
+    PortfolioClosed,
+    PortfolioOpened,
+)
 from prophex.engine.results import CloseResult, OpenResult, PortfolioOpenResult, Result
 from prophex.money import format_usd
 
 # the command kinds that are orders: a portfolio-mode open (``open_portfolio``, journalled as
 # ``pm_open``) is an order of kind ``open`` like an isolated one
 ORDER_KINDS = ("open", "close", "open_portfolio")
-# the journal transaction that is an order's fill, by command kind (a close of a portfolio-mode
+# the journal event that is an order's fill, by command kind (a close of a portfolio-mode
 # position journals a ``pm_close`` with the same result fields)
-FILL_TXN_KINDS = {"open": ("open",), "close": ("close", "pm_close"), "open_portfolio": ("pm_open",)}
+FILL_EVENTS: dict[str, tuple[type[Event], ...]] = {
+    "open": (Opened,),
+    "close": (Closed, PortfolioClosed),
+    "open_portfolio": (PortfolioOpened,),
+}
 
 
 def order_id(command_seq: int) -> str:
@@ -61,32 +73,35 @@ def render_order(
     command: dict[str, Any],
     command_seq: int,
     result: Result,
-    txns: Sequence[tuple[int, str, dict[str, Any]]],
+    txns: Sequence[tuple[int, Event]],
     sim_time: int,
     wall_time_us: int,
 ) -> dict[str, Any] | None:
-    """The ``Order`` body (without ``duplicate``) of one executed open/close, from journalled
-    data only; None if the command is not an order."""
+    """The ``Order`` body (without ``duplicate``) of one executed open/close, from its typed
+    result and journal events (``(txn_seq, event)`` in journal order); None if the command is
+    not an order."""
     command_kind = str(command.get("type"))
-    main_kinds = FILL_TXN_KINDS.get(command_kind, ())
-    main = next(((seq, data) for seq, k, data in txns if k in main_kinds), None)
+    fill_types = FILL_EVENTS.get(command_kind, ())
+    main = next(((seq, e) for seq, e in txns if isinstance(e, fill_types)), None)
     if main is None:
         return None
     kind = "close" if isinstance(result, CloseResult) else "open"
-    txn_seq, data = main
+    txn_seq, fill = main
+    if not isinstance(fill, Opened | Closed | PortfolioOpened | PortfolioClosed):
+        raise TypeError(f"{type(fill).__name__} is not an order's fill")
     oid = order_id(command_seq)
-    total = int(data["oi_a"]) + int(data["oi_b"])
+    total = fill.oi_a + fill.oi_b
     liquidations = [
-        views.liquidation_event(seq, sim_time, d, oid).model_dump()
-        for seq, k, d in txns
-        if k == "liquidation"
+        views.liquidation_event(seq, sim_time, e, oid).model_dump()
+        for seq, e in txns
+        if isinstance(e, Liquidated)
     ]
     body: dict[str, Any] = {
         "order_id": oid,
         "client_order_id": command.get("client_order_id"),
-        "account": str(data["account"]),
-        "market": str(data["market"]),
-        "side": str(data["side"]),
+        "account": fill.account,
+        "market": fill.market,
+        "side": str(fill.side),
         "kind": kind,
         "status": "filled",
     }
@@ -95,8 +110,8 @@ def render_order(
     else:
         body |= _open_fields(result, command)
     body |= {
-        "price_a": views.price(int(data["oi_a"]), total),
-        "price_b": views.price(int(data["oi_b"]), total),
+        "price_a": views.price(fill.oi_a, total),
+        "price_b": views.price(fill.oi_b, total),
         "liquidations": liquidations,
         "command_seq": command_seq,
         "txn_seq": txn_seq,

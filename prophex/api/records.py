@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from prophex.api.deferred import DeferredWriter, order_row
-from prophex.api.history import txn_data
+from prophex.api.history import txn_event
 from prophex.api.order_render import ORDER_KINDS, fill_of, now_us, render_order
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt
+from prophex.engine.journal import Event
 from prophex.engine.results import from_json
 from prophex.ledger import schema
 
@@ -62,11 +63,11 @@ class OrderIndex:
                 .where(t.c.command_seq.in_(seqs))
                 .order_by(t.c.seq)
             ).all()
-            by_command: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
+            by_command: dict[int, list[tuple[int, Event]]] = {}
             times: dict[int, int] = {}
             for row in txn_rows:
                 by_command.setdefault(int(row.command_seq), []).append(
-                    (int(row.seq), str(row.kind), txn_data(row.data))
+                    (int(row.seq), txn_event(str(row.kind), row.data))
                 )
                 times[int(row.command_seq)] = int(row.sim_time)
             wall = now_us()
@@ -100,7 +101,7 @@ class OrderIndex:
         for command, receipt, sim_time in executed:
             if receipt.kind not in ORDER_KINDS:
                 continue
-            txns = [(t.seq, t.kind, t.data) for t in receipt.transactions]
+            txns = [(t.seq, t.event) for t in receipt.transactions]
             body = render_order(
                 to_dict(command), receipt.command_seq, receipt.result, txns, sim_time, wall_time_us
             )

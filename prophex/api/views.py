@@ -1,10 +1,11 @@
-"""Read models built from the in-memory engine state and from journalled transaction data.
+"""Read models built from the in-memory engine state and from the typed journal events.
 
 The engine keeps integers; this module is where they become decimal strings. Functions that
 take a ``State`` must be called with the sequencer's lock held (see ``deps.read_state``), so a
-view never mixes two blocks. Functions that take a transaction's ``data`` dict serve both the
-REST feeds (rows read back from SQL) and the stream (receipts fresh from the sequencer), so the
-two can never disagree about what an event looks like.
+view never mixes two blocks. Functions that take a typed event (:mod:`prophex.engine.journal`)
+serve both the REST feeds (rows read back from SQL, decoded by ``journal.decode``) and the
+stream (receipts fresh from the sequencer), so the two can never disagree about what an event
+looks like; mypy checks every field they read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from prophex.api import schemas as s
+from prophex.engine import journal as ev
 from prophex.engine.caps import effective_caps
 from prophex.engine.domain import OTHER as OTHER
 from prophex.engine.events import INSURANCE_FUND, pm_margin_account, wallet_account
@@ -158,87 +160,90 @@ def account_view(state: State, account: str) -> s.AccountView:
     )
 
 
-# ---------------------------------------------------------------- transaction data -> events
+# ---------------------------------------------------------------- journal events -> views
 
 
 def liquidation_event(
-    seq: int, time: int, data: dict[str, Any], order_id: str | None = None
+    seq: int, time: int, event: ev.Liquidated, order_id: str | None = None
 ) -> s.LiquidationEvent:
     """``order_id`` is the order whose trade moved the price that triggered it (None when the
     clock, i.e. funding, did)."""
-    price_a, price_b = _spot(int(data["oi_a"]), int(data["oi_b"]))
+    price_a, price_b = _spot(event.oi_a, event.oi_b)
     return s.LiquidationEvent(
         txn_seq=seq,
         time=time,
         sim_time=time,
         order_id=order_id,
-        account=str(data["account"]),
-        position_id=int(data["position"]),
-        market=str(data["market"]),
-        side=str(data["side"]),
-        notional=format_usd(int(data["notional"])),
-        seized_margin=format_usd(int(data["seized_margin"])),
-        mark_price=price(int(data["mark_num"]), int(data["mark_den"])),
-        exit_proceeds=format_usd(int(data["exit_proceeds"])),
-        bad_debt=format_usd(int(data["bad_debt"])),
-        penalty_to_fund=format_usd(int(data["penalty_to_fund"])),
+        account=event.account,
+        position_id=event.position,
+        market=event.market,
+        side=str(event.side),
+        notional=format_usd(event.notional),
+        seized_margin=format_usd(event.seized_margin),
+        mark_price=price(event.mark_num, event.mark_den),
+        exit_proceeds=format_usd(event.exit_proceeds),
+        bad_debt=format_usd(event.bad_debt),
+        penalty_to_fund=format_usd(event.penalty_to_fund),
         price_a=price_a,
         price_b=price_b,
     )
 
 
 def trade_event(
-    seq: int, time: int, kind: str, data: dict[str, Any], order_id: str | None = None
+    seq: int, time: int, event: ev.Opened | ev.Closed, order_id: str | None = None
 ) -> s.Trade:
-    notional = int(data["notional"])
-    amount = int(data["cost"] if kind == "open" else data["proceeds"])
-    price_a, price_b = _spot(int(data["oi_a"]), int(data["oi_b"]))
+    notional = event.notional
+    opened = isinstance(event, ev.Opened)
+    amount = event.cost if isinstance(event, ev.Opened) else event.proceeds
+    price_a, price_b = _spot(event.oi_a, event.oi_b)
     return s.Trade(
         txn_seq=seq,
         time=time,
         sim_time=time,
         order_id=order_id,
-        market=str(data["market"]),
-        action="open" if kind == "open" else "close",
-        side=str(data["side"]),
+        market=event.market,
+        action="open" if opened else "close",
+        side=str(event.side),
         notional=format_usd(notional),
         average_price=price(amount, notional),
-        fee=format_usd(int(data["fee"])),
+        fee=format_usd(event.fee),
         price_a=price_a,
         price_b=price_b,
     )
 
 
-def resolution_event(seq: int, time: int, kind: str, data: dict[str, Any]) -> s.Resolution:
+def _outcome(event: ev.Settled) -> str | None:
+    return None if event.outcome is None else str(event.outcome)
+
+
+def resolution_event(seq: int, time: int, event: ev.Settled) -> s.Resolution:
     return s.Resolution(
         txn_seq=seq,
         time=time,
-        market=str(data["market"]),
-        kind="void" if kind == "void" else "resolve",
-        outcome=data.get("outcome"),
-        positions_settled=len(data.get("settlements", {})),
-        owed_to_winners=format_usd(int(data.get("owed_to_winners", 0))),
-        fund_draw=format_usd(int(data.get("fund_draw", 0))),
-        haircut_total=format_usd(int(data.get("haircut_total", 0))),
-        bad_debt=format_usd(int(data.get("bad_debt", 0))),
-        surplus_to_fund=format_usd(int(data.get("surplus_to_fund", 0))),
+        market=event.market,
+        kind="void" if event.outcome is None else "resolve",
+        outcome=_outcome(event),
+        positions_settled=len(event.settlements),
+        owed_to_winners=format_usd(event.owed_to_winners),
+        fund_draw=format_usd(event.fund_draw),
+        haircut_total=format_usd(event.haircut_total),
+        bad_debt=format_usd(event.bad_debt),
+        surplus_to_fund=format_usd(event.surplus_to_fund),
     )
 
 
-def settlements_for(
-    seq: int, time: int, kind: str, data: dict[str, Any], account: str
-) -> list[s.Settlement]:
+def settlements_for(seq: int, time: int, event: ev.Settled, account: str) -> list[s.Settlement]:
     out = []
-    for pid, record in sorted(data.get("settlements", {}).items(), key=lambda kv: int(kv[0])):
+    for pid, record in sorted(event.settlements.items(), key=lambda kv: int(kv[0])):
         if record.get("account") != account:
             continue
         out.append(
             s.Settlement(
                 txn_seq=seq,
                 time=time,
-                kind="void" if kind == "void" else "resolve",
-                market=str(data["market"]),
-                outcome=data.get("outcome"),
+                kind="void" if event.outcome is None else "resolve",
+                market=event.market,
+                outcome=_outcome(event),
                 position_id=int(pid),
                 payout=format_usd(int(record["payout"])),
                 pnl=format_usd(int(record["pnl"])),
@@ -266,56 +271,62 @@ def stream_event(
     market_seq: int,
     txn_seq: int,
     time: int,
-    kind: str,
-    data: dict[str, Any],
+    event: ev.Event,
     order_id: str | None = None,
 ) -> dict[str, Any]:
     """One stream delta. Every journalled transaction of a market is one event, so a market's
     events are numbered 1, 2, 3... with no holes, which is what lets a client detect a gap."""
+    market = ev.market_of(event)
+    if market is None:
+        raise TypeError(f"a {type(event).__name__} event belongs to no market's stream")
     body: dict[str, Any]
-    if kind in ("open", "close"):
-        body = trade_event(txn_seq, time, kind, data, order_id).model_dump()
-    elif kind == "liquidation":
-        body = liquidation_event(txn_seq, time, data, order_id).model_dump()
-    elif kind in ("resolve", "void"):
-        body = resolution_event(txn_seq, time, kind, data).model_dump()
-    elif kind == "pm_liquidation":
-        body = account_liquidation_event(txn_seq, time, data)
-    elif kind == "funding":
+    if isinstance(event, (ev.Opened, ev.Closed)):
+        body = trade_event(txn_seq, time, event, order_id).model_dump()
+    elif isinstance(event, ev.Liquidated):
+        body = liquidation_event(txn_seq, time, event, order_id).model_dump()
+    elif isinstance(event, ev.Settled):
+        body = resolution_event(txn_seq, time, event).model_dump()
+    elif isinstance(event, ev.PortfolioLiquidated):
+        body = account_liquidation_event(txn_seq, time, event)
+    elif isinstance(event, ev.FundingPaid):
         body = {
             "txn_seq": txn_seq,
             "time": time,
-            "market": data["market"],
-            "rate": format_price(int(data["rate_ppm"]), 1_000_000),
-            "payer_side": data["payer_side"],
-            "amount": format_usd(int(data["amount"])),
+            "market": market,
+            "rate": format_price(event.rate_ppm, 1_000_000),
+            "payer_side": str(event.payer_side),
+            "amount": format_usd(event.amount),
         }
     else:
-        body = {"txn_seq": txn_seq, "time": time, "market": data["market"]}
-        body.update({k: v for k, v in data.items() if k in ("status",)})
+        body = {"txn_seq": txn_seq, "time": time, "market": market}
+        if isinstance(event, (ev.MarketHalted, ev.MarketResumed)):
+            body["status"] = str(event.status)
+    kind = ev.kind_of(event)
     return {
         "type": STREAM_TYPES.get(kind, "event"),
         "kind": kind,
-        "market": data["market"],
+        "market": market,
         "seq": market_seq,
         "data": body,
     }
 
 
-def account_liquidation_event(txn_seq: int, time: int, data: dict[str, Any]) -> dict[str, Any]:
+def account_liquidation_event(
+    txn_seq: int, time: int, event: ev.PortfolioLiquidated
+) -> dict[str, Any]:
     """One position of a liquidated portfolio-mode account (one event per position)."""
     return {
         "txn_seq": txn_seq,
         "time": time,
-        "market": data["market"],
-        "account": data["account"],
-        "position_id": data["position"],
-        "side": data["side"],
-        "notional": format_usd(int(data["notional"])),
-        "exit_proceeds": format_usd(int(data["exit_proceeds"])),
-        "mark_price": price(int(data["mark_num"]), int(data["mark_den"])),
-        "locked_margin": format_usd(int(data["locked"])),
-        "seized": format_usd(int(data["seized"])),
-        "penalty_to_fund": format_usd(int(data["penalty_to_fund"])),
-        "bad_debt": format_usd(int(data["bad_debt"])),
+        "market": event.market,
+        "account": event.account,
+        "position_id": event.position,
+        "side": str(event.side),
+        "notional": format_usd(event.notional),
+        "exit_proceeds": format_usd(event.exit_proceeds),
+        "mark_price": price(event.mark_num, event.mark_den),
+        "locked_margin": format_usd(event.locked),
+        "seized": format_usd(event.seized),
+        "penalty_to_fund": format_usd(event.penalty_to_fund),
+        "bad_debt": format_usd(event.bad_debt),
     }

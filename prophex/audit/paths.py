@@ -40,8 +40,16 @@ from prophex.audit.shortfall import SolvencyError
 from prophex.audit.stats import wilson_interval
 from prophex.engine import amm
 from prophex.engine.commands import AdvanceClock, Close, Deposit, Open, Resolve, Side
+from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, Receipt
 from prophex.engine.exchange import Exchange
+from prophex.engine.journal import (
+    Closed,
+    Liquidated,
+    PortfolioClosed,
+    PortfolioLiquidated,
+    Settled,
+)
 from prophex.engine.state import Market, State
 from prophex.errors import ProphexError
 
@@ -137,14 +145,14 @@ def _order_size(state: State) -> tuple[int, int]:
 
 def _fold(result: PathResult, receipt: Receipt) -> None:
     for txn in receipt.transactions:
-        d = txn.data
-        if txn.kind in ("close", "pm_close"):
-            result.fund_draw_closes += d["fund_draw"]
-            result.haircut_closes += d["haircut"]
-        elif txn.kind == "resolve":
-            result.fund_draw_resolution += d["fund_draw"]
-            result.haircut_resolution += d["haircut_total"]
-        elif txn.kind in ("liquidation", "pm_liquidation"):
+        e = txn.event
+        if isinstance(e, (Closed, PortfolioClosed)):
+            result.fund_draw_closes += e.fund_draw
+            result.haircut_closes += e.haircut
+        elif isinstance(e, Settled) and e.outcome is not None:  # a resolve, not a void
+            result.fund_draw_resolution += e.fund_draw
+            result.haircut_resolution += e.haircut_total
+        elif isinstance(e, (Liquidated, PortfolioLiquidated)):
             result.liquidations += 1
 
 
@@ -169,8 +177,7 @@ def _profitable_closes(exchange: Exchange, take_profit: float) -> list[Close]:
             p = state.positions[position_id]
             if state.margin_modes.get(p.account) == "portfolio":  # no margin of its own (D171)
                 continue
-            other = "B" if p.side == "A" else "A"
-            proceeds = amm.close_proceeds(market.oi(p.side), market.oi(other), p.notional)
+            proceeds = amm.close_proceeds(market.oi(p.side), market.oi(OTHER[p.side]), p.notional)
             if proceeds - p.cost_basis >= take_profit * p.margin:
                 closes.append(Close(p.account, p.id))
     return closes

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import typer
 
 from prophex.api.server import REPO_ROOT, ServerProcess
+from prophex.engine.domain import Side
 from prophex.sdk import ProphexClient
 
 CLIENTS = 32
@@ -138,7 +139,7 @@ async def _worker(
     host, port = url.removeprefix("http://").split(":")
     conn = _Connection(host, int(port))
     await conn.open()
-    side, n = "A", 0
+    side, n = Side.A, 0
     try:
         while (now := time.perf_counter()) < stop_at:
             n += 1
@@ -147,7 +148,7 @@ async def _worker(
                 {"market": market, "side": side, "margin": "1", "leverage": "1",
                  "client_order_id": order_id}
             ).encode()  # fmt: skip
-            side = "B" if side == "A" else "A"
+            side = side.other
             status, retry_after = await conn.post("/v1/orders", key, body, order_id)
             done = time.perf_counter()
             if now >= warm_until:

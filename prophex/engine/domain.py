@@ -49,6 +49,11 @@ class PositionStatus(StrEnum):
 
 SIDES: tuple[Side, Side] = (Side.A, Side.B)
 
+SIDE_OF: dict[str, Side] = {Side.A: Side.A, Side.B: Side.B}
+"""The member of a side given as a plain string (``SIDE_OF["A"] is Side.A``): a dict lookup,
+where ``Side(x)`` is a call through the enum metaclass. Controllers use it when they build an
+event; the state keeps plain strings, which stay on CPython's exact-``str`` fast paths."""
+
 OTHER: dict[str, Side] = {Side.A: Side.B, Side.B: Side.A}
 """The opposite side, looked up by a plain string or a :class:`Side` (``OTHER["A"] is Side.B``)."""
 

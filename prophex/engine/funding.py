@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from prophex.engine.domain import Side
 from prophex.money import PPM, fraction_of_ceil, mul_div_floor
 from prophex.params import Rules
 
@@ -34,9 +35,9 @@ def rate_ppm_floor(rate: Fraction) -> int:
     return mul_div_floor(PPM, rate.numerator, rate.denominator)
 
 
-def paying_side(real_a: int, real_b: int) -> str:
+def paying_side(real_a: int, real_b: int) -> Side:
     """The side with more real OI (only asked when the two differ: equal OI pays nothing)."""
-    return "A" if real_a > real_b else "B"
+    return Side.A if real_a > real_b else Side.B
 
 
 def boundaries_crossed(start: int, end: int, interval: int) -> range:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from prophex.engine.domain import JsonObject
+from prophex.engine.domain import JsonObject, MarginMode, MarketStatus, Outcome, Side
 
 JOURNAL_VERSION = 1
 """Version of the transaction ``data`` layout; bump it with a migration when a field changes."""
@@ -38,7 +39,7 @@ class _ParamsEvent:
 @dataclass(frozen=True, slots=True)
 class _StatusChange:
     market: str
-    status: str
+    status: MarketStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class _Fill:
 
     account: str
     market: str
-    side: str
+    side: Side
     position: int
     notional: int
 
@@ -157,7 +158,7 @@ class FundingPaid:
     rate_ppm: int
     rate_num: int
     rate_den: int
-    payer_side: str
+    payer_side: Side
     amount: int
 
 
@@ -166,7 +167,7 @@ class Settled:
     """A resolution (``outcome`` A, B or UNKNOWN) or a void (``outcome`` None)."""
 
     market: str
-    outcome: str | None
+    outcome: Outcome | None
     owed_to_winners: int
     vault_before_draw: int
     fund_draw: int
@@ -202,7 +203,7 @@ class MarginModeSet:
     """An account switched between isolated and portfolio margin (only while flat)."""
 
     account: str
-    mode: str
+    mode: MarginMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,9 +309,29 @@ EVENT_TYPES["void"] = Settled
 """Transaction kind -> event class (the inverse of :data:`EVENT_KINDS`)."""
 
 
+E = TypeVar("E")
+
+
+def expect(event: Event, cls: type[E]) -> E:
+    """``event`` as the class its transaction kind names (callers that selected rows by kind);
+    anything else is a bug, so it raises."""
+    if not isinstance(event, cls):
+        raise TypeError(f"expected {cls.__name__}, got {type(event).__name__}")
+    return event
+
+
 def kind_of(event: Event) -> str:
     """The transaction kind an event is journalled as."""
     return event.kind if isinstance(event, Settled) else EVENT_KINDS[type(event)]
+
+
+def market_of(event: Event) -> str | None:
+    """The market a transaction is filed under (the ledger's ``market`` column, the stream's
+    channel): the ``market`` of every event about one market; None for the rest (a created
+    market's row, a batch of markets, wallet, clock, parameter and account events)."""
+    if isinstance(event, (_Fill, _StatusChange, FundingPaid, Settled)):
+        return event.market
+    return None
 
 
 _LAYOUTS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
@@ -333,8 +354,26 @@ def encode(event: Event) -> dict[str, Any]:
     return {key: getattr(event, name) for name, key in _layout(type(event))}
 
 
+ENUM_FIELDS: dict[str, type[StrEnum]] = {
+    "side": Side,
+    "payer_side": Side,
+    "status": MarketStatus,
+    "outcome": Outcome,
+    "mode": MarginMode,
+}
+"""The event attributes typed by an enum of :mod:`prophex.engine.domain` (the same attribute
+name has the same enum in every event class); :func:`decode` turns their JSON strings back into
+members. ``encode`` needs no inverse step: a ``StrEnum`` member serialises as its value."""
+
+
 def decode(kind: str, data: Mapping[str, Any]) -> Event:
-    """The typed event of a journalled transaction (inverse of :func:`encode`)."""
+    """The typed event of a journalled transaction ``data`` (e.g. read back from the stored
+    canonical text): the exact inverse of :func:`encode`, enum fields turned back into members."""
     cls = EVENT_TYPES[kind]
-    event: Event = cls(**{name: data[key] for name, key in _layout(cls)})
+    values: dict[str, Any] = {}
+    for name, key in _layout(cls):
+        value = data[key]
+        enum = ENUM_FIELDS.get(name)
+        values[name] = value if enum is None or value is None else enum(value)
+    event: Event = cls(**values)
     return event

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from prophex.engine.commands import Command, to_dict
 from prophex.engine.events import Receipt
+from prophex.engine.journal import market_of
 from prophex.engine.results import to_json as result_json
 from prophex.engine.state import State, canonical_json
 from prophex.errors import WriterFenced
@@ -318,8 +319,7 @@ def journal_rows(
         for txn in receipt.transactions:
             text = canonical_txn(txn, seq, entry.sim_time)
             digest = txn_hash(prev, text)
-            market = txn.data.get("market")
-            market = market if isinstance(market, str) else None
+            market = market_of(txn.event)
             txn_rows.append((txn.seq, seq, txn.kind, market, entry.sim_time, text, prev, digest))
             prev = digest
             tseq = txn.seq

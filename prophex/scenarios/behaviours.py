@@ -29,6 +29,7 @@ from typing import Any
 from prophex.engine.commands import AddMargin, Close, Command
 from prophex.engine.domain import OTHER
 from prophex.engine.events import Receipt
+from prophex.engine.journal import Closed, FundingPaid, MarginAdded, Opened
 from prophex.engine.state import Position, State
 from prophex.errors import ProphexError
 from prophex.scenarios.population import PopulationFlow
@@ -119,10 +120,11 @@ class Manager:
             if isinstance(result, ProphexError):
                 continue
             for txn in result.transactions:
-                if txn.kind in ("open", "close", "add_margin"):
-                    self.register(state, int(txn.data["position"]))
-                elif txn.kind == "funding":
-                    for position_id in sorted(state.open_in_market.get(txn.data["market"], ())):
+                e = txn.event
+                if isinstance(e, Opened | Closed | MarginAdded):
+                    self.register(state, e.position)
+                elif isinstance(e, FundingPaid):
+                    for position_id in sorted(state.open_in_market.get(e.market, ())):
                         self.register(state, position_id)
 
     def register(self, state: State, position_id: int) -> None:

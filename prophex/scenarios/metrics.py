@@ -1,8 +1,8 @@
 """What a replay measures, read from receipts (the engine's own account of what happened).
 
 Nothing is recomputed on the side: volume, fees, liquidations, fund draws and haircuts are
-summed from the transaction ``data`` the engine journals, so the report cannot disagree with
-the ledger. All amounts are integer micro-USD.
+summed from the typed journal events the engine emits (:mod:`prophex.engine.journal`, read
+field by field), so the report cannot disagree with the ledger. All amounts are integer micro-USD.
 """
 
 from __future__ import annotations
@@ -12,9 +12,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prophex.engine.commands import Command
-from prophex.engine.events import INSURANCE_FUND, Receipt, Transaction
+from prophex.engine.events import INSURANCE_FUND, Receipt
+from prophex.engine.journal import (
+    Closed,
+    Event,
+    FundingPaid,
+    Liquidated,
+    MarketHalted,
+    MarketResumed,
+    Opened,
+    PortfolioClosed,
+    PortfolioLiquidated,
+    PortfolioOpened,
+    Settled,
+    SettledBatch,
+    kind_of,
+)
 from prophex.engine.state import State
 from prophex.errors import ProphexError
+
+Fill = Opened | Closed | Liquidated | PortfolioOpened | PortfolioClosed | PortfolioLiquidated
+"""The events a trade record is made from (the notebook API's ``trades``)."""
 
 
 @dataclass(slots=True)
@@ -45,10 +63,6 @@ class Cascade:
     command_seq: int = 0
     time: int = 0
     market: str = ""
-
-
-LIQUIDATION_KINDS = ("liquidation", "pm_liquidation")
-"""Isolated liquidations and the positions of liquidated portfolio accounts (one each)."""
 
 
 @dataclass(slots=True)
@@ -83,23 +97,33 @@ class Metrics:
     of a million commands leave it ``None``)."""
     _time: int = 0
 
-    def _trade(self, kind: str, d: dict[str, Any], amount_key: str) -> None:
+    def _trade(
+        self,
+        kind: str,
+        e: Fill,
+        amount: int,
+        *,
+        fee: int = 0,
+        fund_draw: int = 0,
+        haircut: int = 0,
+        bad_debt: int = 0,
+    ) -> None:
         if self.trades is not None:
             self.trades.append(
                 {
                     "time": self._time,
                     "kind": kind,
-                    "account": d["account"],
-                    "market": d["market"],
-                    "side": d["side"],
-                    "position": d["position"],
-                    "notional": d["notional"],
-                    "amount": d[amount_key],
-                    "fee": d.get("fee", 0),
-                    "fund_draw": d.get("fund_draw", 0),
-                    "haircut": d.get("haircut", 0),
-                    "bad_debt": d.get("bad_debt", 0),
-                    "price_a_after": d["oi_a"] / (d["oi_a"] + d["oi_b"]),
+                    "account": e.account,
+                    "market": e.market,
+                    "side": str(e.side),
+                    "position": e.position,
+                    "notional": e.notional,
+                    "amount": amount,
+                    "fee": fee,
+                    "fund_draw": fund_draw,
+                    "haircut": haircut,
+                    "bad_debt": bad_debt,
+                    "price_a_after": e.oi_a / (e.oi_a + e.oi_b),
                 }
             )
 
@@ -124,117 +148,130 @@ class Metrics:
             self._receipt(result, time)
 
     def _receipt(self, receipt: Receipt, time: int) -> None:
-        liquidations = [t for t in receipt.transactions if t.kind in LIQUIDATION_KINDS]
+        liquidations = [
+            t.event
+            for t in receipt.transactions
+            if isinstance(t.event, Liquidated | PortfolioLiquidated)  # pm: one per position
+        ]
         self._time = time
         for txn in receipt.transactions:
-            handler = _HANDLERS.get(txn.kind)
-            if handler is not None:
-                handler(self, txn)
+            self._event(txn.event)
         if liquidations:
-            notional = sum(int(t.data["notional"]) for t in liquidations)
-            for txn in liquidations:
-                d = txn.data
-                self.liquidation_timeline.append(
-                    (time, str(d["market"]), int(d["notional"]), len(liquidations))
-                )
+            notional = sum(e.notional for e in liquidations)
+            for e in liquidations:
+                self.liquidation_timeline.append((time, e.market, e.notional, len(liquidations)))
                 self.liquidation_detail.append(
-                    (time, str(d["market"]), str(d["side"]), int(d["notional"]), d["bad_debt"])
+                    (time, e.market, str(e.side), e.notional, e.bad_debt)
                 )
             if len(liquidations) > self.deepest.size:
                 self.deepest = Cascade(
-                    len(liquidations),
-                    notional,
-                    receipt.command_seq,
-                    time,
-                    str(liquidations[0].data["market"]),
+                    len(liquidations), notional, receipt.command_seq, time, liquidations[0].market
                 )
 
-    def _open(self, txn: Transaction) -> None:
-        d = txn.data
-        stats = self.market(d["market"])
-        stats.volume += d["notional"]
-        stats.fees += d["fee"]
-        self.volume += d["notional"]
-        self.fees += d["fee"]
-        self._trade("open", d, "cost")
+    def _event(self, e: Event) -> None:
+        """Fold one journal event (the kinds that matter to the report; others are skipped)."""
+        if isinstance(e, Opened | PortfolioOpened):
+            self._open(e)
+        elif isinstance(e, Closed | PortfolioClosed):
+            self._close(e)
+        elif isinstance(e, Liquidated | PortfolioLiquidated):  # pm: one per position
+            self._liquidation(e)
+        elif isinstance(e, FundingPaid):
+            self.market(e.market).funding_paid += e.amount
+            self.funding_paid += e.amount
+            self.funding_timeline.append((self._time, e.market, str(e.payer_side), e.amount))
+        elif isinstance(e, MarketHalted | MarketResumed):
+            self.events.append((self._time, e.market, kind_of(e)))
+        elif isinstance(e, Settled):
+            self._settle(e)
+        elif isinstance(e, SettledBatch):
+            self._settle_batch(e)
 
-    def _close(self, txn: Transaction) -> None:
-        d = txn.data
-        stats = self.market(d["market"])
-        stats.volume += d["notional"]
-        stats.fees += d["fee"]
-        stats.bad_debt += d["bad_debt"]
-        stats.close_fund_draw += d["fund_draw"]
-        stats.close_haircut += d["haircut"]
-        self.volume += d["notional"]
-        self.fees += d["fee"]
-        self.bad_debt += d["bad_debt"]
-        self.fund_draw_closes += d["fund_draw"]
-        self._trade("close", d, "proceeds")
-        if d["fund_draw"]:
-            self.fund_draws.append((self._time, d["fund_draw"]))
-        if d["haircut"]:
-            pid = int(d["position"])
-            self.haircuts[pid] = self.haircuts.get(pid, 0) + d["haircut"]
+    def _open(self, e: Opened | PortfolioOpened) -> None:
+        stats = self.market(e.market)
+        stats.volume += e.notional
+        stats.fees += e.fee
+        self.volume += e.notional
+        self.fees += e.fee
+        self._trade("open", e, e.cost, fee=e.fee)
 
-    def _liquidation(self, txn: Transaction) -> None:
-        d = txn.data
-        stats = self.market(d["market"])
+    def _close(self, e: Closed | PortfolioClosed) -> None:
+        stats = self.market(e.market)
+        stats.volume += e.notional
+        stats.fees += e.fee
+        stats.bad_debt += e.bad_debt
+        stats.close_fund_draw += e.fund_draw
+        stats.close_haircut += e.haircut
+        self.volume += e.notional
+        self.fees += e.fee
+        self.bad_debt += e.bad_debt
+        self.fund_draw_closes += e.fund_draw
+        self._trade(
+            "close",
+            e,
+            e.proceeds,
+            fee=e.fee,
+            fund_draw=e.fund_draw,
+            haircut=e.haircut,
+            bad_debt=e.bad_debt,
+        )
+        if e.fund_draw:
+            self.fund_draws.append((self._time, e.fund_draw))
+        if e.haircut:
+            self.haircuts[e.position] = self.haircuts.get(e.position, 0) + e.haircut
+
+    def _liquidation(self, e: Liquidated | PortfolioLiquidated) -> None:
+        stats = self.market(e.market)
         stats.liquidations += 1
-        stats.liquidated_notional += d["notional"]
-        stats.liquidation_to_vault += d["to_vault"]
-        stats.penalties_to_fund += d["penalty_to_fund"]
-        stats.bad_debt += d["bad_debt"]
-        stats.liquidation_gap += d["bad_debt"]
-        self._trade("liquidation", d, "exit_proceeds")
+        stats.liquidated_notional += e.notional
+        stats.liquidation_to_vault += e.to_vault
+        stats.penalties_to_fund += e.penalty_to_fund
+        stats.bad_debt += e.bad_debt
+        stats.liquidation_gap += e.bad_debt
+        self._trade("liquidation", e, e.exit_proceeds, bad_debt=e.bad_debt)
         self.liquidations += 1
-        self.liquidated_notional += d["notional"]
-        self.bad_debt += d["bad_debt"]
+        self.liquidated_notional += e.notional
+        self.bad_debt += e.bad_debt
 
-    def _funding(self, txn: Transaction) -> None:
-        d = txn.data
-        self.market(d["market"]).funding_paid += d["amount"]
-        self.funding_paid += d["amount"]
-        self.funding_timeline.append((self._time, d["market"], d["payer_side"], d["amount"]))
-
-    def _transition(self, txn: Transaction) -> None:
-        self.events.append((self._time, txn.data["market"], txn.kind))
-
-    def _settle(self, txn: Transaction) -> None:
-        d = txn.data
-        stats = self.market(d["market"])
-        settlements: dict[str, dict[str, Any]] = d["settlements"]
+    def _settle(self, e: Settled) -> None:
+        stats = self.market(e.market)
+        settlements: dict[str, dict[str, Any]] = dict(e.settlements)
         losers_margin = sum(-s["pnl"] for s in settlements.values() if s["pnl"] < 0)
         winners = sum(1 for s in settlements.values() if s["pnl"] >= 0 and "haircut" in s)
         for pid, record in settlements.items():
             if record.get("haircut"):
                 self.haircuts[int(pid)] = self.haircuts.get(int(pid), 0) + record["haircut"]
-        stats.bad_debt += d["bad_debt"]
-        stats.unposted_premium += d["bad_debt"]
-        self.bad_debt += d["bad_debt"]
-        self.fund_draw_resolutions += d["fund_draw"]
-        if d["fund_draw"]:
-            self.fund_draws.append((self._time, d["fund_draw"]))
-        what = "void" if txn.kind == "void" else f"resolve {d['outcome']}"
-        self.events.append((self._time, d["market"], what))
+        stats.bad_debt += e.bad_debt
+        stats.unposted_premium += e.bad_debt
+        self.bad_debt += e.bad_debt
+        self.fund_draw_resolutions += e.fund_draw
+        if e.fund_draw:
+            self.fund_draws.append((self._time, e.fund_draw))
+        outcome = None if e.outcome is None else str(e.outcome)
+        kind = kind_of(e)
+        what = "void" if outcome is None else f"resolve {outcome}"
+        self.events.append((self._time, e.market, what))
         stats.resolution = {
-            "kind": txn.kind,
-            "outcome": d["outcome"],
+            "kind": kind,
+            "outcome": outcome,
             "positions": len(settlements),
             "winners": winners,
-            "owed_to_winners": d["owed_to_winners"],
-            "vault_before_draw": d["vault_before_draw"],
+            "owed_to_winners": e.owed_to_winners,
+            "vault_before_draw": e.vault_before_draw,
             "losers_margin_at_resolution": losers_margin,
-            "vault_shortfall": d["fund_draw"] + d["haircut_total"],
-            "fund_draw": d["fund_draw"],
-            "haircut": d["haircut_total"],
-            "bad_debt": d["bad_debt"],
-            "surplus_to_fund": d["surplus_to_fund"],
+            "vault_shortfall": e.fund_draw + e.haircut_total,
+            "fund_draw": e.fund_draw,
+            "haircut": e.haircut_total,
+            "bad_debt": e.bad_debt,
+            "surplus_to_fund": e.surplus_to_fund,
         }
 
-    def _settle_batch(self, txn: Transaction) -> None:
-        """A ``resolve_batch``: one resolution record per market, as for ``resolve``."""
-        for market_id, d in sorted(txn.data["per_market"].items()):
+    def _settle_batch(self, e: SettledBatch) -> None:
+        """A ``resolve_batch``: one resolution record per market, as for ``resolve``. Its
+        ``per_market`` rows are JSON objects inside the event (read by key, like the settlement
+        records of :class:`Settled`)."""
+        per_market: dict[str, dict[str, Any]] = dict(e.per_market)
+        for market_id, d in sorted(per_market.items()):
             settlements: dict[str, dict[str, Any]] = d["settlements"]
             losers_margin = sum(-s["pnl"] for s in settlements.values() if s["pnl"] < 0)
             for pid, record in settlements.items():
@@ -281,19 +318,3 @@ class Metrics:
                 series[-1] = row
             elif not series or series[-1][1:] != row[1:] or market.status == "open":
                 series.append(row)
-
-
-_HANDLERS = {
-    "open": Metrics._open,
-    "close": Metrics._close,
-    "liquidation": Metrics._liquidation,
-    "pm_open": Metrics._open,
-    "pm_close": Metrics._close,
-    "pm_liquidation": Metrics._liquidation,  # one per position of a liquidated account
-    "funding": Metrics._funding,
-    "halt": Metrics._transition,
-    "resume": Metrics._transition,
-    "resolve": Metrics._settle,
-    "resolve_batch": Metrics._settle_batch,
-    "void": Metrics._settle,
-}

@@ -29,6 +29,7 @@ from prophex.engine.commands import (
 )
 from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, TREASURY, Receipt, vault_account
+from prophex.engine.journal import Liquidated
 from prophex.engine.positions import liquidation_price
 from prophex.engine.results import CloseResult, OpenResult, SettleResult, expect
 from prophex.errors import ProphexError
@@ -169,15 +170,15 @@ class Demo:
         receipt = self.run(Open("dave", "cascade", "B", 1_000 * USD, 900))
         self.say(f"  Dave buys 9,000 of B -> {self.odds('cascade')}")
         for txn in receipt.transactions:
-            if txn.kind != "liquidation":
+            e = txn.event
+            if not isinstance(e, Liquidated):
                 continue
-            d = txn.data
             self.say(
-                f"  [red]liquidated[/] {d['account']} (position {d['position']}) at spot "
-                f"{format_price(d['mark_num'], d['mark_den'])}: margin "
-                f"{format_usd(d['seized_margin'])} "
-                f"seized, {format_usd(d['penalty_to_fund'])} to the insurance fund, "
-                f"{format_usd(d['to_vault'])} to the vault; bad debt {format_usd(d['bad_debt'])}"
+                f"  [red]liquidated[/] {e.account} (position {e.position}) at spot "
+                f"{format_price(e.mark_num, e.mark_den)}: margin "
+                f"{format_usd(e.seized_margin)} "
+                f"seized, {format_usd(e.penalty_to_fund)} to the insurance fund, "
+                f"{format_usd(e.to_vault)} to the vault; bad debt {format_usd(e.bad_debt)}"
             )
         survivors = [
             p.account

@@ -21,6 +21,7 @@ from prophex.chain.sequencer import Sequencer
 from prophex.engine.commands import Command, parse_user_command
 from prophex.engine.domain import OTHER
 from prophex.engine.events import INSURANCE_FUND, TREASURY, vault_account
+from prophex.engine.journal import Liquidated, decode, expect
 from prophex.engine.positions import liquidation_price, unrealized_pnl
 from prophex.engine.state import State, digest
 from prophex.errors import InvalidCommand, ProphexError
@@ -205,18 +206,18 @@ def liquidation_history(sequencer: Sequencer) -> list[dict[str, Any]]:
         rows = conn.execute(query).all()
     out = []
     for seq, text in rows:
-        record = json.loads(text)["data"]
+        e = expect(decode("liquidation", json.loads(text)["data"]), Liquidated)
         out.append(
             {
                 "txn": seq,
-                "position": record["position"],
-                "account": record["account"],
-                "market": record["market"],
-                "side": record["side"],
-                "notional": record["notional"],
-                "seized_margin": record["seized_margin"],
-                "penalty_to_fund": record["penalty_to_fund"],
-                "bad_debt": record["bad_debt"],
+                "position": e.position,
+                "account": e.account,
+                "market": e.market,
+                "side": str(e.side),
+                "notional": e.notional,
+                "seized_margin": e.seized_margin,
+                "penalty_to_fund": e.penalty_to_fund,
+                "bad_debt": e.bad_debt,
             }
         )
     return out

@@ -16,6 +16,7 @@ from prophex.api.keys import KeyRecord, new_account_id
 from prophex.api.order_render import ORDER_KINDS, now_us, rfc3339
 from prophex.api.routers.common import CursorQ, IdemKey, Limit, problems, user_command
 from prophex.api.routers.orders import json_answer
+from prophex.engine import journal
 from prophex.engine.events import pm_margin_account, position_account, wallet_account
 from prophex.engine.results import BalanceResult, expect
 from prophex.errors import NotFound
@@ -182,7 +183,9 @@ def list_settlements(
         exhausted = len(rows) < 200
         for row in rows:
             items.extend(
-                views.settlements_for(row.seq, row.time, row.kind, row.data, caller.account)
+                views.settlements_for(
+                    row.seq, row.time, journal.expect(row.event, journal.Settled), caller.account
+                )
             )
             after = row.seq
             if len(items) >= limit:

@@ -15,6 +15,7 @@ from prophex.api import views
 from prophex.api.deps import Admin, Ctx
 from prophex.api.routers.common import problems, user_command
 from prophex.engine.commands import SetParams
+from prophex.engine.journal import Settled
 from prophex.engine.results import ClockResult, ParamsResult, expect
 from prophex.money import format_usd
 
@@ -28,10 +29,8 @@ async def _market_action(
     receipt = await ctx.writer.submit(user_command(action, market=market_id, **extra))
     resolution = None
     for txn in receipt.transactions:
-        if txn.kind in ("resolve", "void"):
-            resolution = views.resolution_event(
-                txn.seq, ctx.sequencer.state.time, txn.kind, txn.data
-            )
+        if isinstance(txn.event, Settled):
+            resolution = views.resolution_event(txn.seq, ctx.sequencer.state.time, txn.event)
     view = s.MarketView.model_validate(ctx.hub.snapshots[market_id])
     return s.AdminMarketResult(command_seq=receipt.command_seq, market=view, resolution=resolution)
 

@@ -11,9 +11,17 @@ from prophex.api import views
 from prophex.api.deps import Ctx, Public
 from prophex.api.history import parse_cursor
 from prophex.api.routers.common import CursorQ, Limit, problems
+from prophex.engine.journal import Closed, Event, Liquidated, Opened, Settled, expect
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"], dependencies=[Public])
 MarketQ = Annotated[str | None, Query(max_length=64)]
+
+
+def _trade(event: Event) -> Opened | Closed:
+    """The event of a row selected as an ``open`` or ``close`` (anything else is a bug)."""
+    if isinstance(event, Opened | Closed):
+        return event
+    raise TypeError(f"expected a trade, got {type(event).__name__}")
 
 
 def _next(items_seq: list[int], limit: int) -> str | None:
@@ -26,7 +34,7 @@ def list_trades(
 ) -> s.TradePage:
     """Every open and close, oldest first, with its average price and the spot after it."""
     rows = ctx.history.transactions(("open", "close"), market, parse_cursor(cursor), limit)
-    items = [views.trade_event(r.seq, r.time, r.kind, r.data, r.order_id) for r in rows]
+    items = [views.trade_event(r.seq, r.time, _trade(r.event), r.order_id) for r in rows]
     return s.TradePage(items=items, next_cursor=_next([r.seq for r in rows], limit))
 
 
@@ -40,7 +48,10 @@ def list_liquidations(
     ctx: Ctx, market: MarketQ = None, cursor: CursorQ = None, limit: Limit = 100
 ) -> s.LiquidationPage:
     rows = ctx.history.transactions(("liquidation",), market, parse_cursor(cursor), limit)
-    items = [views.liquidation_event(r.seq, r.time, r.data, r.order_id) for r in rows]
+    items = [
+        views.liquidation_event(r.seq, r.time, expect(r.event, Liquidated), r.order_id)
+        for r in rows
+    ]
     return s.LiquidationPage(items=items, next_cursor=_next([r.seq for r in rows], limit))
 
 
@@ -54,5 +65,5 @@ def list_resolutions(
     ctx: Ctx, market: MarketQ = None, cursor: CursorQ = None, limit: Limit = 100
 ) -> s.ResolutionPage:
     rows = ctx.history.transactions(("resolve", "void"), market, parse_cursor(cursor), limit)
-    items = [views.resolution_event(r.seq, r.time, r.kind, r.data) for r in rows]
+    items = [views.resolution_event(r.seq, r.time, expect(r.event, Settled)) for r in rows]
     return s.ResolutionPage(items=items, next_cursor=_next([r.seq for r in rows], limit))

@@ -13,6 +13,7 @@ from prophex.api.deps import Ctx, Public
 from prophex.api.errors import InvalidCursor
 from prophex.api.history import parse_cursor
 from prophex.api.routers.common import CursorQ, Limit, problems
+from prophex.engine.journal import Closed, Liquidated, Opened
 from prophex.errors import NotFound
 from prophex.money import format_usd
 
@@ -82,7 +83,10 @@ def get_price_history(
     points = ctx.history.price_points(market_id, parse_cursor(cursor), limit)
     items = []
     for block, row in points:
-        oi_a, oi_b = int(row.data["oi_a"]), int(row.data["oi_b"])
+        event = row.event
+        if not isinstance(event, Opened | Closed | Liquidated):
+            raise TypeError(f"{type(event).__name__} does not move the price")
+        oi_a, oi_b = event.oi_a, event.oi_b
         items.append(
             s.PricePoint(
                 block=block,

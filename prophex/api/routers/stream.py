@@ -110,9 +110,7 @@ class _Session:
         while True:
             rows = await anyio.to_thread.run_sync(history.market_events, market, seq, REPLAY_PAGE)
             for row in rows:
-                await self.send(
-                    stream_event(seq, row.seq, row.time, row.kind, row.data, row.order_id)
-                )
+                await self.send(stream_event(seq, row.seq, row.time, row.event, row.order_id))
                 self.last_sent[market] = max(self.last_sent.get(market, 0), seq)
                 seq += 1
             if len(rows) < REPLAY_PAGE:

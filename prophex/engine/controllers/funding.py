@@ -9,6 +9,7 @@ from fractions import Fraction
 from prophex.engine import journal as ev
 from prophex.engine.controllers.liquidation import liquidate
 from prophex.engine.core import Core
+from prophex.engine.domain import Side
 from prophex.engine.events import Journal, position_account, vault_account
 from prophex.engine.funding import funding_payment, funding_rate, paying_side, rate_ppm_floor
 from prophex.engine.state import Market, Position
@@ -17,7 +18,7 @@ from prophex.money import allocate_pro_rata
 
 @dataclass(frozen=True, slots=True)
 class FundingPlan:
-    payer_side: str
+    payer_side: Side
     deltas: dict[int, int]
     """Margin change per position id (negative for payers)."""
     collected: int

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from prophex.engine import amm
 from prophex.engine import journal as ev
 from prophex.engine.core import Core
-from prophex.engine.domain import OTHER, SIDES, PositionStatus
+from prophex.engine.domain import OTHER, SIDE_OF, SIDES, PositionStatus
 from prophex.engine.events import INSURANCE_FUND, Journal, position_account, vault_account
 from prophex.engine.fees import penalty_split
 from prophex.engine.liquidation import is_liquidatable
@@ -92,7 +92,7 @@ def apply_liquidation(
         ev.Liquidated(
             account=position.account,
             market=market.id,
-            side=position.side,
+            side=SIDE_OF[position.side],
             position=position.id,
             notional=plan.notional,
             cost_basis=position.cost_basis,

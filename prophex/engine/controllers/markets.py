@@ -48,7 +48,7 @@ def _transition(core: Core, market_id: str, action: str, new_status: MarketStatu
     market.status = new_status.value
     core.state.dirty_markets.add(market_id)
     event_type = ev.MarketHalted if action == "halt" else ev.MarketResumed
-    core.commit(event_type(market_id, new_status.value), Journal())
+    core.commit(event_type(market_id, new_status), Journal())
     return StatusResult(market_id, new_status)
 
 

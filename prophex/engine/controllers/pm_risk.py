@@ -29,7 +29,7 @@ from prophex.engine import amm
 from prophex.engine import journal as ev
 from prophex.engine.controllers.liquidation import liquidate
 from prophex.engine.core import Core
-from prophex.engine.domain import OTHER, SIDES, PositionStatus
+from prophex.engine.domain import OTHER, SIDE_OF, SIDES, PositionStatus
 from prophex.engine.events import (
     INSURANCE_FUND,
     Journal,
@@ -159,7 +159,7 @@ def liquidate_account(core: Core, account: str) -> list[str]:
         record = ev.PortfolioLiquidated(
             account=account,
             market=market.id,
-            side=p.side,
+            side=SIDE_OF[p.side],
             position=p.id,
             notional=notional,
             cost_basis=cost_basis,

@@ -22,7 +22,7 @@ from prophex.engine.controllers.liquidation import liquidate
 from prophex.engine.controllers.pm_close import close_portfolio
 from prophex.engine.controllers.risk import check_coverage
 from prophex.engine.core import Core
-from prophex.engine.domain import OTHER, MarginMode
+from prophex.engine.domain import OTHER, SIDE_OF, MarginMode, Side
 from prophex.engine.events import (
     INSURANCE_FUND,
     TREASURY,
@@ -87,8 +87,9 @@ def set_margin_mode(core: Core, c: SetMarginMode) -> ModeResult:
         state.margin_modes.pop(c.account, None)
         state.pm_requirement.pop(c.account, None)
         state.dirty_margin_accounts.add(c.account)
-    core.commit(ev.MarginModeSet(account=c.account, mode=c.mode), journal)
-    return ModeResult(c.account, MarginMode(c.mode))
+    mode = MarginMode(c.mode)
+    core.commit(ev.MarginModeSet(account=c.account, mode=mode), journal)
+    return ModeResult(c.account, mode)
 
 
 # ---------------------------------------------------------------------- routing
@@ -125,7 +126,7 @@ def route_close(core: Core, c: Close) -> CloseResult:
 @dataclass(frozen=True, slots=True)
 class PortfolioOpenPlan:
     market: Market
-    side: str
+    side: Side
     notional: int
     fee: int
     cost: int
@@ -191,7 +192,7 @@ def plan_open_portfolio(core: Core, c: OpenPortfolio, *, enforce: bool = True) -
     req_after, result = requirement_of(state, after, {market.id: oi_a / (oi_a + oi_b)})
     return PortfolioOpenPlan(
         market,
-        c.side,
+        SIDE_OF[c.side],
         notional,
         fee,
         cost,
@@ -228,7 +229,7 @@ def open_portfolio(core: Core, c: OpenPortfolio) -> PortfolioOpenResult:
     core.require_funds(wallet, plan.fee + rise, "portfolio requirement rise plus opening fee")
     delta = lock_moves(core, journal, c.account, plan.requirement_after, "portfolio requirement")
     market = plan.market
-    position = core.position_for(c.account, market, plan.side)
+    position = core.position_for(c.account, market, c.side)
     position.notional += plan.notional
     position.cost_basis += plan.cost
     market.expose(position, 1)

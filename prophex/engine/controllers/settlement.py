@@ -63,13 +63,14 @@ def settle(core: Core, market: Market, outcome: str | None) -> SettleResult:
     market.collectible = {"A": 0, "B": 0}
     core.state.dirty_markets.add(market.id)
     totals = plan.totals
+    typed_outcome = None if outcome is None else Outcome(outcome)
     pm_journal.postings.extend(plan.journal.postings)
     settlements = {str(s.position_id): s.record() for s in plan.settlements}
     settlements.update({str(pid): r for pid, r in pm_records.items()})
     core.commit(
         ev.Settled(
             market=market.id,
-            outcome=outcome,
+            outcome=typed_outcome,
             owed_to_winners=totals.owed_to_winners,
             vault_before_draw=totals.vault_after_losers,
             fund_draw=totals.fund_draw,
@@ -82,7 +83,7 @@ def settle(core: Core, market: Market, outcome: str | None) -> SettleResult:
     )
     return SettleResult(
         market=market.id,
-        outcome=None if outcome is None else Outcome(outcome),
+        outcome=typed_outcome,
         positions_settled=len(plan.settlements) + len(pm_records),
         owed_to_winners=totals.owed_to_winners,
         fund_draw=totals.fund_draw,

@@ -13,7 +13,7 @@ from prophex.engine.commands import AddMargin, Close, Open
 from prophex.engine.controllers.liquidation import liquidate
 from prophex.engine.controllers.risk import check_coverage
 from prophex.engine.core import Core
-from prophex.engine.domain import OTHER, PositionStatus
+from prophex.engine.domain import OTHER, SIDE_OF, PositionStatus, Side
 from prophex.engine.events import (
     INSURANCE_FUND,
     TREASURY,
@@ -43,7 +43,7 @@ class OpenPlan:
     """Everything an open would do, computed without changing state (also serves quotes)."""
 
     market: Market
-    side: str
+    side: Side
     notional: int
     fee: int
     cost: int
@@ -104,7 +104,7 @@ def plan_open(core: Core, c: Open, *, enforce: bool = True) -> OpenPlan:
             average_price=average,
             bound=limit,
         )
-    return OpenPlan(market, c.side, notional, fee, cost, headroom, available)
+    return OpenPlan(market, SIDE_OF[c.side], notional, fee, cost, headroom, available)
 
 
 def open_position(core: Core, c: Open) -> OpenResult:
@@ -221,7 +221,7 @@ class ClosedFigures(Protocol):
     def bad_debt(self) -> int: ...
 
 
-CloseEventHead = tuple[str, str, str, int, int, int, int, int, int, int, int, int]
+CloseEventHead = tuple[str, str, Side, int, int, int, int, int, int, int, int, int]
 """The leading fields of the ``close`` and ``pm_close`` events, positionally (see
 :class:`~prophex.engine.journal._CloseFigures` for their names and order)."""
 
@@ -232,7 +232,7 @@ def close_event_head(account: str, plan: ClosedFigures) -> CloseEventHead:
     return (
         account,
         plan.market.id,
-        position.side,
+        SIDE_OF[position.side],
         position.id,
         plan.closing,
         plan.proceeds,

@@ -174,7 +174,7 @@ def test_account_liquidations_are_stream_events() -> None:
     )
     receipt = outcomes[-1]
     events = [
-        stream_event(1, t.seq, 0, t.kind, t.data)
+        stream_event(1, t.seq, 0, t.event)
         for t in receipt.transactions  # type: ignore[union-attr]
         if t.kind == "pm_liquidation"
     ]

@@ -10,13 +10,13 @@ import contextlib
 import copy
 
 import pytest
+from test_journal_tables import BOOKS
 
 from prophex.engine.exchange import Exchange
 from prophex.engine.indexes import rebuild_indexes
 from prophex.engine.liquidation import HeapEntry, LiquidationIndex
 from prophex.engine.state import State
 from prophex.errors import ProphexError
-from tests.unit.engine.test_journal_tables import BOOKS
 
 
 def _as_loaded(state: State) -> State:

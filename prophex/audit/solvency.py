@@ -59,7 +59,7 @@ from prophex.engine.events import INSURANCE_FUND
 from prophex.engine.state import Market, State
 from prophex.errors import ProphexError
 from prophex.ledger.store import Store, database_url, open_read_only
-from prophex.money import format_price
+from prophex.money import format_price, mul_div_ceil, mul_div_floor
 
 __all__ = [
     "MANY_WALLETS",
@@ -91,7 +91,11 @@ __all__ = [
 
 
 def _ratio(fund: int, need: int) -> str | None:
-    return None if need == 0 else format_price(fund, need, 4)
+    """fund / need with 4 decimals, rounded down: a coverage just under 1 never reads 1.0000."""
+    if need == 0:
+        return None
+    whole, frac = divmod(mul_div_floor(fund, 10**4, need), 10**4)
+    return f"{whole}.{frac:04d}"
 
 
 def _market_row(state: State, market: Market, book: Book) -> dict[str, Any]:
@@ -155,7 +159,7 @@ def solvency_of_state(
             "depletion_probability": probability,
             "standard_error": math.sqrt(probability * (1 - probability) / n),
             "wilson_95": [low, high],
-            "mean_shortfall": int(totals.sum() // max(totals.size, 1)),
+            "mean_shortfall": mul_div_ceil(int(totals.sum()), 1, max(int(totals.size), 1)),
             "shortfall_p99": quantile(totals),
             "max_shortfall": int(totals.max()) if totals.size else 0,
         },

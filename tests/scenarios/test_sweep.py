@@ -209,3 +209,18 @@ def test_loss_sharing_policies_side_by_side() -> None:
     assert by_policy["pro_rata"]["haircut"] == by_policy["adl"]["haircut"] > 0
     assert by_policy["pro_rata"]["digest"] != by_policy["adl"]["digest"]
     assert [r["depletion_probability"] for r in table] == [1.0, 1.0]
+
+
+def test_means_of_losses_round_up_and_of_income_down() -> None:
+    """docs/scenarios.md: means of losses are never understated, of volume and fees never
+    overstated (three runs, every sum leaves a remainder of 1 or 2)."""
+    from prophex.scenarios.sweep.runs import aggregate
+
+    runs = [
+        {"seed": s, "x": "1", "shortfall": v, "depleted": False, "liquidations": 0,
+         "bad_debt": v, "fund_drawn": v, "volume": v, "fees": v}
+        for s, v in enumerate((1, 0, 0))
+    ]  # fmt: skip
+    (row,) = aggregate(runs, ["x"], [(("x", "1"),)])
+    assert [row[k] for k in ("mean_shortfall", "mean_bad_debt", "mean_fund_drawn")] == [1, 1, 1]
+    assert [row[k] for k in ("mean_volume", "mean_fees")] == [0, 0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from prophex.money import mul_div_ceil
 from prophex.scenarios.sweep.errors import SweepError
 from prophex.scenarios.sweep.grid import Point, apply_point, grid_points
 from prophex.scenarios.sweep.stats import (
@@ -115,13 +116,13 @@ def aggregate(
                 "depletion_probability": depleted / n,
                 "depletion_low": low,
                 "depletion_high": high,
-                "mean_shortfall": sum(shortfalls) // n,
+                "mean_shortfall": mul_div_ceil(sum(shortfalls), 1, n),  # losses: up
                 "p99_shortfall": inverted_quantile(shortfalls, 0.99),
                 "p99_low": p99_low,
                 "p99_high": p99_high,
                 "mean_liquidations": sum(r["liquidations"] for r in runs) / n,
-                "mean_bad_debt": sum(r["bad_debt"] for r in runs) // n,
-                "mean_fund_drawn": sum(r["fund_drawn"] for r in runs) // n,
+                "mean_bad_debt": mul_div_ceil(sum(r["bad_debt"] for r in runs), 1, n),
+                "mean_fund_drawn": mul_div_ceil(sum(r["fund_drawn"] for r in runs), 1, n),
                 "mean_volume": sum(r["volume"] for r in runs) // n,
                 "mean_fees": sum(r["fees"] for r in runs) // n,
             }

@@ -25,6 +25,7 @@ from prophex.engine.commands import (
     OpenPortfolio,
     Resolve,
     SetMarginMode,
+    Void,
     Withdraw,
 )
 from prophex.engine.controllers.pm_risk import account_positions
@@ -248,3 +249,18 @@ def test_every_portfolio_loser_pays_into_the_vault_before_winners_are_paid() -> 
     collected = sum(r["from_lock"] + r["from_wallet"] for r in paid)
     assert data["vault_before_draw"] == vault + collected
     assert data["fund_draw"] == data["owed_to_winners"] - data["vault_before_draw"]
+
+
+def test_a_void_returns_portfolio_holders_to_their_lock_with_no_pnl() -> None:
+    """A voided market held by a portfolio account settles no PnL (no loser leg): the position
+    leaves the book, wallet plus lock is unchanged, and the lock is the requirement of the nine
+    games left."""
+    ex = games_book()
+    before = wallet(ex, "g") + lock(ex, "g")
+    held = ex.state.open_by_key[("g", "G01", "A")]
+    ex.apply(Void("G01"))
+    assert ex.state.positions[held].status != "open"
+    assert ex.state.positions[held].realized_pnl == 0
+    assert wallet(ex, "g") + lock(ex, "g") == before
+    assert lock(ex, "g") == independent_requirement(ex, "g")[0] < 3_652_551_648
+    assert check_invariants(ex.state) == []
